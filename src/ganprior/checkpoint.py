@@ -1,0 +1,139 @@
+"""Reading and writing priors: one safetensors file holds G, D (optional) and the model card.
+
+Layout: tensors ``generator.<key>`` and ``discriminator.<key>``; metadata ``ganprior`` is a JSON
+object ``{"generator": {"arch", "config"}, "discriminator": {...} | null, "card": {...}}``.
+Nothing here executes code from a file: safetensors, or ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .errors import GanpriorError
+from .models import StagedDiscriminator, StagedGenerator, build
+
+
+@dataclass
+class Prior:
+    """A generator (and, when trained here, its discriminator) with the card that describes them."""
+
+    name: str
+    generator: StagedGenerator
+    discriminator: StagedDiscriminator | None = None
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def to(self, device: torch.device | str) -> Prior:
+        self.generator.to(device)
+        if self.discriminator is not None:
+            self.discriminator.to(device)
+        return self
+
+    def eval(self) -> Prior:
+        self.generator.eval().requires_grad_(False)
+        if self.discriminator is not None:
+            self.discriminator.eval().requires_grad_(False)
+        return self
+
+
+def _spec(module: nn.Module) -> dict[str, Any]:
+    return {"arch": module.arch_name, "config": module.config}
+
+
+def save_prior(path: str | Path, prior: Prior) -> None:
+    """Write ``prior`` to a safetensors file whole (temporary file, then rename)."""
+    path = Path(path)
+    tensors = {
+        f"generator.{k}": v.detach().cpu().contiguous() for k, v in prior.generator.state_dict().items()
+    }
+    meta: dict[str, Any] = {"generator": _spec(prior.generator), "discriminator": None, "card": prior.card}
+    if prior.discriminator is not None:
+        tensors |= {
+            f"discriminator.{k}": v.detach().cpu().contiguous()
+            for k, v in prior.discriminator.state_dict().items()
+        }
+        meta["discriminator"] = _spec(prior.discriminator)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    save_file(tensors, str(part), metadata={"ganprior": json.dumps(meta)})
+    os.replace(part, path)
+
+
+def _load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing[:3])}" if missing else "",
+                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+                ", ".join(
+                    f"{k} is {tuple(state[k].shape)} not {tuple(expected[k].shape)}" for k in wrong[:3]
+                ),
+            )
+            if part
+        )
+        raise GanpriorError(
+            f"{source} does not fit architecture {module.arch_name!r} {module.config}: {detail}"
+        )
+    module.load_state_dict(state)
+
+
+def _split(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def load_prior(
+    path: str | Path, name: str | None = None, arch: str | None = None, config: dict[str, Any] | None = None
+) -> Prior:
+    """Load a prior from a ganprior safetensors file, or a user's bare generator checkpoint.
+
+    A bare checkpoint (``.safetensors`` without ganprior metadata, or ``.pt``/``.pth`` read with
+    ``weights_only=True``) holds a generator state dict; ``arch`` and ``config`` say what to build.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GanpriorError(f"checkpoint {path} does not exist")
+    meta: dict[str, Any] | None = None
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), "pt") as handle:
+                raw = (handle.metadata() or {}).get("ganprior")
+            meta = json.loads(raw) if raw else None
+            tensors = load_file(str(path))
+        else:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            tensors = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+            if not isinstance(tensors, dict):
+                raise GanpriorError(f"{path} holds no state dict")
+    except (SafetensorError, OSError, RuntimeError, json.JSONDecodeError) as exc:
+        raise GanpriorError(f"cannot read checkpoint {path}: {exc}") from exc
+    if meta is None:
+        if arch is None:
+            raise GanpriorError(
+                f"{path} has no ganprior metadata: say which architecture it is (--arch, --arch-option)"
+            )
+        meta = {"generator": {"arch": arch, "config": config or {}}, "discriminator": None, "card": {}}
+        if not any(k.startswith("generator.") for k in tensors):
+            tensors = {f"generator.{k}": v for k, v in tensors.items()}
+    generator = build(meta["generator"]["arch"], meta["generator"]["config"])
+    _load_into(generator, _split(tensors, "generator."), str(path))
+    discriminator = None
+    if meta.get("discriminator"):
+        discriminator = build(meta["discriminator"]["arch"], meta["discriminator"]["config"])
+        _load_into(discriminator, _split(tensors, "discriminator."), str(path))
+    card = dict(meta.get("card") or {})
+    return Prior(name or card.get("name") or path.stem, generator, discriminator, card).eval()  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""One module per ``ganprior`` sub-command; see ``ganprior.cli``."""

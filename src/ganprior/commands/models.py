@@ -1,0 +1,43 @@
+"""``ganprior models``: the zoo as a table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .. import zoo
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "models",
+        help="list the models of the zoo",
+        description="List every model: resolution, channels, classes, discriminator, licence, source.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the full cards as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cards = zoo.model_cards()
+    if args.json:
+        print(json.dumps(cards, indent=2))
+        return 0
+    header = ("name", "res", "ch", "classes", "D", "licence", "source")
+    rows = [
+        (
+            c["name"],
+            str(c["resolution"]),
+            str(c["channels"]),
+            str(len(c.get("classes") or [])) or "-",
+            "yes" if c.get("discriminator") else "no",
+            c.get("licence", "?"),
+            c.get("source", "?"),
+        )
+        for c in cards
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"\ndefault: {zoo.DEFAULT_MODEL}")
+    return 0

@@ -1,0 +1,29 @@
+"""Architectures by name, so a checkpoint's metadata (``arch`` + ``config``) can rebuild its modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from ..errors import GanpriorError
+from .dcgan import DCGANGenerator
+from .staged import StagedDiscriminator, StagedGenerator
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "dcgan": DCGANGenerator,
+}
+
+
+def build(arch: str, config: dict[str, Any]) -> nn.Module:
+    """Instantiate architecture ``arch`` with keyword arguments ``config``."""
+    if arch not in ARCHITECTURES:
+        raise GanpriorError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCHITECTURES))}")
+    try:
+        return ARCHITECTURES[arch](**config)
+    except TypeError as exc:
+        raise GanpriorError(f"bad options for architecture {arch!r}: {exc}") from exc
+
+
+__all__ = ["ARCHITECTURES", "DCGANGenerator", "StagedDiscriminator", "StagedGenerator", "build"]

@@ -1,0 +1,102 @@
+"""Staged generators and discriminators: the contract every solver relies on.
+
+A *staged* generator lists its layers in depth order (``stages``) so that a solver can
+run the first ℓ stages and the rest separately (mGANprior), give each stage its own
+optimiser group (DGP's shallow-to-deep fine-tuning), or fine-tune all of it (R-RGI),
+without knowing the architecture. Class information enters only through ``embed``,
+which keeps every stage a plain ``h -> h`` map.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+class StagedGenerator(nn.Module):
+    """Base class: ``forward(z, y) = synthesize(embed(z, y))``.
+
+    Attributes set by subclasses: ``latent_dim``, ``num_classes`` (0 if unconditional),
+    ``resolution``, ``channels``, ``stages`` (an ``nn.ModuleList`` in depth order) and
+    ``arch_name`` (the key in ``ganprior.models.ARCHITECTURES``), plus ``config`` (the keyword
+    arguments that rebuild the module).
+    """
+
+    arch_name: str = ""
+    latent_dim: int
+    num_classes: int
+    resolution: int
+    channels: int
+    stages: nn.ModuleList
+    config: dict[str, Any]
+
+    def class_vector(self, y: Tensor | None, batch: int) -> Tensor | None:
+        """Class labels as a float matrix (B, num_classes).
+
+        ``y`` may be integer labels (B,) or already a (soft) one-hot (B, num_classes); soft
+        vectors let DGP interpolate the class between two images.
+        """
+        if self.num_classes == 0:
+            return None
+        if y is None:
+            raise ValueError("this generator is class-conditional: pass class labels y")
+        if y.dim() == 1:
+            return nn.functional.one_hot(y.long(), self.num_classes).float()
+        if y.shape != (batch, self.num_classes):
+            raise ValueError(
+                f"y must be (B,) labels or ({batch}, {self.num_classes}) vectors, got {tuple(y.shape)}"
+            )
+        return y.float()
+
+    def embed(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Latent (B, latent_dim) and optional class -> the input of stage 0."""
+        raise NotImplementedError
+
+    def synthesize(self, h: Tensor, start: int = 0, stop: int | None = None) -> Tensor:
+        """Run ``stages[start:stop]`` on ``h``; with the defaults, embed output -> image (B, C, H, W) in [-1, 1]."""
+        for stage in self.stages[start:stop]:
+            h = stage(h)
+        return h
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Latent (B, latent_dim) [+ class] -> image (B, channels, resolution, resolution) in [-1, 1]."""
+        return self.synthesize(self.embed(z, y))
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None, device: Any = None) -> Tensor:
+        """``n`` latents from the prior N(0, I), shape (n, latent_dim)."""
+        return torch.randn(n, self.latent_dim, generator=generator, device=device)
+
+    def sample_classes(
+        self, n: int, generator: torch.Generator | None = None, device: Any = None
+    ) -> Tensor | None:
+        """``n`` uniform class labels (n,), or None for an unconditional generator."""
+        if self.num_classes == 0:
+            return None
+        return torch.randint(self.num_classes, (n,), generator=generator, device=device)
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.stages)
+
+
+class StagedDiscriminator(nn.Module):
+    """Base class for discriminators that expose their block features.
+
+    ``features(x, y)`` returns the output of every block in depth order, the last entry being the
+    pooled vector (B, F); ``forward(x, y)`` returns the realness logit (B,). DGP matches the last
+    k features of a reconstruction against those of the observation.
+    """
+
+    arch_name: str = ""
+    num_classes: int
+    resolution: int
+    channels: int
+    config: dict[str, Any]
+
+    def features(self, x: Tensor, y: Tensor | None = None) -> list[Tensor]:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
