@@ -7,6 +7,7 @@ variant concatenates the one-hot class to z, as eyes128 does.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -57,7 +58,7 @@ class DCGANGenerator(StagedGenerator):
         self.resolution, self.channels = resolution, nc
         widths = [ngf * 2 ** (n_up - 1 - i) for i in range(n_up)]  # e.g. 512, 256, 128, 64 for res 64
         stages = [_block(nz + num_classes, widths[0], True, first_dropout)]
-        stages += [_block(a, b, False, 0.0) for a, b in zip(widths, widths[1:], strict=False)]
+        stages += [_block(a, b, False, 0.0) for a, b in itertools.pairwise(widths)]
         stages.append(nn.Sequential(nn.ConvTranspose2d(widths[-1], nc, 4, 2, 1, bias=False), nn.Tanh()))
         self.stages = nn.ModuleList(stages)
 
