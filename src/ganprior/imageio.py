@@ -1,0 +1,145 @@
+"""Images at the file edges: read (fit to a model), write atomically, and tile into grids.
+
+Inside the library images are float32 (C, H, W) / (N, C, H, W) in [-1, 1]; uint8 HWC exists
+only here. Fitting an image to a model = centre crop to a square, then resize (Lanczos,
+antialiased) to the model's resolution, then convert to its channel count (ITU-R 601 luma for
+gray, replication for gray -> RGB).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from .errors import GanpriorError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+
+
+def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
+    """Expand files and folders (sorted, non-recursive) into a list of image files."""
+    paths: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise GanpriorError(f"folder {path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            paths += found
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise GanpriorError(f"input {path} does not exist")
+    return paths
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        image = Image.open(path)
+        image.load()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise GanpriorError(f"cannot decode {path} as an image: {exc}") from exc
+    return image
+
+
+def pil_to_tensor(image: Image.Image, channels: int) -> Tensor:
+    """PIL image -> (channels, H, W) in [-1, 1]; transparent pixels are put on white."""
+    if image.mode in {"RGBA", "LA", "P"}:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    image = image.convert("L" if channels == 1 else "RGB")
+    array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
+    tensor = torch.from_numpy(array.copy())
+    return tensor[None] if channels == 1 else tensor.permute(2, 0, 1)
+
+
+def fit(
+    image: Image.Image, resolution: int, resample: Image.Resampling = Image.Resampling.LANCZOS
+) -> Image.Image:
+    """Centre crop to a square, then resize to ``resolution`` (Lanczos by default)."""
+    w, h = image.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    square = image.crop((left, top, left + side, top + side))
+    if side == resolution:
+        return square
+    return square.resize((resolution, resolution), resample)
+
+
+def load_image(path: str | Path, resolution: int, channels: int) -> Tensor:
+    """An image file fitted to a model: (channels, resolution, resolution) in [-1, 1]."""
+    return pil_to_tensor(fit(_open(Path(path)), resolution), channels)
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file, without decoding its pixels."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise GanpriorError(f"cannot decode {path} as an image: {exc}") from exc
+
+
+def load_mask(path: str | Path, resolution: int, image_size: tuple[int, int] | None = None) -> Tensor:
+    """A mask PNG -> (1, resolution, resolution) in {0, 1}; white (> 50%) = known pixel, black = hole.
+
+    The mask is drawn on the input photo, so it must have the photo's size (``image_size``,
+    (width, height)); it is then fitted like the photo (centre crop, nearest resize).
+    """
+    image = _open(Path(path)).convert("L")
+    if image_size is not None and image.size != tuple(image_size):
+        raise GanpriorError(
+            f"mask {path} is {image.size[0]}×{image.size[1]} but the image is {image_size[0]}×{image_size[1]}; "
+            "draw the mask at the image's size (white = keep, black = fill)"
+        )
+    array = np.asarray(fit(image, resolution, Image.Resampling.NEAREST), dtype=np.float32) / 255.0
+    return torch.from_numpy((array > 0.5).astype(np.float32))[None]
+
+
+def to_uint8(image: Tensor) -> np.ndarray:
+    """(C, H, W) in [-1, 1] -> uint8 (H, W, C), or (H, W) for one channel."""
+    array = ((image.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    array = array.permute(1, 2, 0).numpy()
+    return array[..., 0] if array.shape[2] == 1 else array
+
+
+def save_image(image: Tensor, path: str | Path) -> Path:
+    """Write (C, H, W) in [-1, 1] as a PNG, whole (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    Image.fromarray(to_uint8(image)).save(part, format="PNG")
+    os.replace(part, path)
+    return path
+
+
+def as_rgb(image: Tensor) -> Tensor:
+    """(N, 1|3, H, W) -> (N, 3, H, W)."""
+    return image.expand(-1, 3, -1, -1) if image.shape[1] == 1 else image
+
+
+def upscale_to(image: Tensor, resolution: int) -> Tensor:
+    """(N, C, h, w) -> (N, C, resolution, resolution) by nearest neighbour (for showing small observations)."""
+    if image.shape[-1] == resolution:
+        return image
+    return torch.nn.functional.interpolate(image, size=(resolution, resolution), mode="nearest")
+
+
+def grid(images: Sequence[Tensor] | Tensor, columns: int, pad: int = 2, fill: float = 1.0) -> Tensor:
+    """Tile (N, C, H, W) images (gray ones become RGB) into one (3, H', W') picture, row-major."""
+    batch = as_rgb(torch.stack(list(images)) if not isinstance(images, Tensor) else images).detach().cpu()
+    n, c, h, w = batch.shape
+    rows = (n + columns - 1) // columns
+    canvas = torch.full((c, rows * (h + pad) + pad, columns * (w + pad) + pad), fill)
+    for i, image in enumerate(batch):
+        r, k = divmod(i, columns)
+        top, left = pad + r * (h + pad), pad + k * (w + pad)
+        canvas[:, top : top + h, left : left + w] = image
+    return canvas

@@ -1,0 +1,39 @@
+"""Solvers by name for ``restore``/``bench``: each entry turns (prior, observation, operator) into a
+``Result`` with the method's preset for the task.
+
+An entry is ``solve(prior, observation, operator, task, steps, seed, callback) -> Result``; ``steps``
+None means the preset's number. Methods of later modules register themselves here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from torch import Tensor
+
+from .checkpoint import Prior
+from .degrade import Operator
+from .solvers import Callback, InvertConfig, Result, invert
+
+Solve = Callable[[Prior, Tensor, Operator, str, "int | None", int, "Callback | None"], Result]
+
+
+def solve_invert(
+    prior: Prior,
+    observation: Tensor,
+    operator: Operator,
+    task: str,
+    steps: int | None,
+    seed: int,
+    callback: Callback | None,
+) -> Result:
+    """Plain inversion with the default ``InvertConfig`` (the same preset for every task)."""
+    config = InvertConfig(seed=seed)
+    if steps is not None:
+        config = replace(config, steps=steps)
+    return invert(prior.generator, observation, operator, config, callback=callback)
+
+
+METHODS: dict[str, Solve] = {"invert": solve_invert}
+METHOD_HELP: dict[str, str] = {"invert": "plain GAN inversion of the latent, generator frozen (the baseline)"}

@@ -1,0 +1,95 @@
+"""Writing results: a new output folder, per-image PNGs, comparison strips and JSON reports."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from torch import Tensor
+
+from .errors import GanpriorError
+from .imageio import as_rgb, save_image, to_uint8, upscale_to
+
+
+def prepare_output_dir(path: str | Path, overwrite: bool) -> Path:
+    """Create ``path``; refuse a non-empty existing folder unless ``overwrite`` (files are then replaced one by one)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise GanpriorError(f"--out {path} is a file; give a folder")
+    if path.exists() and any(path.iterdir()) and not overwrite:
+        raise GanpriorError(
+            f"--out {path} already exists and is not empty; choose a new folder or pass --overwrite"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_json(data: Any, path: str | Path) -> Path:
+    """Write JSON whole (temporary file, then rename)."""
+    path = Path(path)
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+    os.replace(part, path)
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Tensor):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def captioned_strip(images: Sequence[Tensor], captions: Sequence[str], scale: int = 2) -> Tensor:
+    """Images (C, H, W) of one size side by side, enlarged ``scale``×, with a caption above each: (3, H', W')."""
+    pad, caption_h = 4, 14
+    tiles = [as_rgb(upscale_to(img[None], img.shape[-1] * scale))[0] for img in images]
+    h, w = tiles[0].shape[-2:]
+    canvas = Image.new("RGB", (len(tiles) * (w + pad) + pad, h + caption_h + 2 * pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, (tile, caption) in enumerate(zip(tiles, captions, strict=True)):
+        left = pad + i * (w + pad)
+        canvas.paste(Image.fromarray(to_uint8(tile)), (left, caption_h + pad))
+        draw.text((left, 2), caption[: max(4, w // 6)], fill="black")
+    array = np.asarray(canvas, dtype=np.float32) / 127.5 - 1
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+def loss_curve(history: Tensor, points: int = 200) -> list[float]:
+    """One image's loss history (steps,), subsampled to at most ``points`` values."""
+    stride = max(1, len(history) // points)
+    return [round(float(v), 6) for v in history[::stride]]
+
+
+def save_restoration_outputs(
+    out: Path,
+    stem: str,
+    observation: Tensor,
+    raw: Tensor,
+    restored: Tensor,
+    reference: Tensor | None,
+    report: dict[str, Any],
+) -> dict[str, str]:
+    """Write one image's PNGs (observation, raw, restored, side-by-side) and its JSON report."""
+    side = restored.shape[-1]
+    files = {
+        "observation": save_image(observation, out / f"{stem}_observation.png"),
+        "raw": save_image(raw, out / f"{stem}_raw.png"),
+        "restored": save_image(restored, out / f"{stem}_restored.png"),
+    }
+    shown = [upscale_to(observation[None], side)[0], raw, restored]
+    captions = ["observation", "generator", "restored"]
+    if reference is not None:
+        shown.append(reference)
+        captions.append("reference")
+    files["compare"] = save_image(captioned_strip(shown, captions), out / f"{stem}_compare.png")
+    names = {k: v.name for k, v in files.items()}
+    write_json({**report, "files": names}, out / f"{stem}.json")
+    return names

@@ -1,0 +1,79 @@
+"""Plain GAN inversion (the baseline): z* = argmin_z L(y, φ(G(z))), G frozen.
+
+Each of the N images has its own latent; the N per-image losses are summed, so every latent gets
+exactly the gradient it would get alone (the generator runs in eval mode) and Adam's per-element
+updates keep the problems independent: a batch of one gives the same numbers as the batched path.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..degrade import Operator
+from ..losses import FeatureNet, feature_loss, latent_prior, pixel_loss
+from ..models import StagedGenerator
+from .base import Callback, Result
+from .init import search_latents
+
+
+@dataclass
+class InvertConfig:
+    """steps, Adam lr, best-of-``init_samples`` start, pixel loss (mse | l1), weights of the latent
+    prior and of the feature loss (used when a feature network is given), seed."""
+
+    steps: int = 600
+    lr: float = 0.05
+    init_samples: int = 500
+    loss: str = "mse"
+    latent_weight: float = 1e-3
+    feature_weight: float = 0.0
+    seed: int = 0
+
+
+def invert(
+    generator: StagedGenerator,
+    observation: Tensor,
+    operator: Operator,
+    config: InvertConfig | None = None,
+    init: tuple[Tensor, Tensor | None] | None = None,
+    callback: Callback | None = None,
+    features: FeatureNet | None = None,
+) -> Result:
+    """Invert N observations (N, C', H', W') in [-1, 1] through ``operator``; returns a ``Result``.
+
+    ``init``: start latents (N, latent_dim) and class labels (N,) or vectors; by default the best
+    of ``config.init_samples`` prior samples. ``features``: a network whose feature maps add a
+    perceptual term with weight ``config.feature_weight``.
+    """
+    config = config or InvertConfig()
+    started = time.perf_counter()
+    generator.eval().requires_grad_(False)
+    rng = torch.Generator().manual_seed(config.seed)
+    z0, labels = (
+        init
+        if init is not None
+        else search_latents(generator, observation, operator, config.init_samples, rng)
+    )
+    classes = generator.class_vector(labels, observation.shape[0]) if labels is not None else None
+    z = z0.detach().clone().to(observation.device).requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=config.lr)
+    target_features = features(observation) if features is not None and config.feature_weight else None
+    history = torch.zeros(config.steps, observation.shape[0])
+    for step in range(config.steps):
+        predicted = operator(generator(z, classes))
+        loss = pixel_loss(predicted, observation, config.loss) + config.latent_weight * latent_prior(z)
+        if target_features is not None:
+            loss = loss + config.feature_weight * feature_loss(features, predicted, target_features)
+        optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimizer.step()
+        history[step] = loss.detach().cpu()
+        if callback is not None:
+            callback(step, history[step])
+    with torch.no_grad():
+        image = generator(z, classes)
+    return Result(image, z.detach(), classes, history, time.perf_counter() - started)
