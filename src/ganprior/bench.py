@@ -1,0 +1,251 @@
+"""Benchmarks: seeded, reproducible tables written to ``benchmarks/results/`` (markdown + JSON).
+
+A suite is a function ``suite(options) -> list[Table]`` registered in ``SUITES``; ``ganprior bench
+SUITE`` runs it and writes every table. Benchmarks measure; tests assert behaviour.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.flop_counter import FlopCounterMode
+
+from . import examples, zoo
+from .checkpoint import Prior
+from .imageio import fit, pil_to_tensor
+from .masks import make_mask
+from .pipeline import restore
+from .report import write_json
+from .solvers import InvertConfig, invert
+from .tasks import TASKS, build_operator
+
+
+@dataclass
+class BenchOptions:
+    """out: folder for the tables; quick: few images and steps (a smoke run, not for the README)."""
+
+    out: Path
+    device: str = "cpu"
+    quick: bool = False
+    seed: int = 0
+
+
+@dataclass
+class Table:
+    """One result table: rows of {column: value}, with the protocol stated next to the numbers."""
+
+    name: str
+    title: str
+    protocol: str
+    rows: list[dict[str, Any]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        columns = list(dict.fromkeys(k for row in self.rows for k in row))
+        lines = [
+            f"# {self.title}",
+            "",
+            self.protocol,
+            "",
+            "| " + " | ".join(columns) + " |",
+            "|" + "---|" * len(columns),
+        ]
+        lines += ["| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |" for row in self.rows]
+        lines += [
+            "",
+            f"Machine: {self.meta.get('machine', '?')}; command: `{self.meta.get('command', '?')}`.",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+    return str(value)
+
+
+def write_tables(tables: Sequence[Table], out: Path, command: str) -> list[Path]:
+    """Write ``NAME.md`` and ``NAME.json`` for every table (whole files)."""
+    out.mkdir(parents=True, exist_ok=True)
+    machine = f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    written = []
+    for table in tables:
+        table.meta = {"machine": machine, "command": command, **table.meta}
+        md = out / f"{table.name}.md"
+        part = md.with_name(md.name + ".part")
+        part.write_text(table.markdown())
+        part.replace(md)
+        write_json(
+            {"title": table.title, "protocol": table.protocol, "rows": table.rows, "meta": table.meta},
+            out / f"{table.name}.json",
+        )
+        written.append(md)
+    return written
+
+
+def median(values: Tensor) -> float:
+    return float(statistics.median(values.tolist()))
+
+
+def images_tensor(images: Sequence[Image.Image], prior: Prior) -> Tensor:
+    """PIL images fitted to the prior: (N, C, res, res) in [-1, 1]."""
+    g = prior.generator
+    return torch.stack([pil_to_tensor(fit(image, g.resolution), g.channels) for image in images])
+
+
+def generated_images(prior: Prior, count: int, seed: int) -> Tensor:
+    """``count`` seeded samples of the prior itself (a true latent exists): (N, C, H, W)."""
+    g = prior.generator
+    rng = torch.Generator().manual_seed(10_000 + seed)
+    with torch.no_grad():
+        return g(g.sample_latent(count, rng), g.sample_classes(count, rng)).cpu()
+
+
+def restoration_rows(
+    prior: Prior,
+    data: str,
+    clean: Tensor,
+    tasks: Sequence[str],
+    methods: Sequence[str],
+    steps: int | None = None,
+    seed: int = 0,
+    mask: Tensor | None = None,
+    progress: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Median PSNR/SSIM (full image, and hole-only for inpainting) and seconds per image for every
+    task × method on ``clean`` images, each degraded with the seeded simulation of the task."""
+    rows = []
+    device = next(prior.generator.parameters()).device
+    for task in tasks:
+        for method in methods:
+            progress(f"{prior.name} {data} {task} {method} ({len(clean)} images)")
+            started = time.perf_counter()
+            out = restore(
+                prior,
+                clean.to(device),
+                task,
+                method,
+                simulate=True,
+                mask=mask,
+                steps=steps,
+                seed=seed,
+                batch_size=len(clean),
+            )
+            seconds = (time.perf_counter() - started) / len(clean)
+            row: dict[str, Any] = {
+                "model": prior.name,
+                "data": data,
+                "task": task,
+                "method": method,
+                "images": len(clean),
+            }
+            row |= {f"{k} (median)": median(v) for k, v in out.metrics.items()}
+            row["s/image"] = seconds
+            rows.append(row)
+    return rows
+
+
+def speed_rows(prior: Prior, clean: Tensor, steps: int, seed: int) -> list[dict[str, Any]]:
+    """Batched inversion of N images against the same solver run one image at a time."""
+    g = prior.generator
+    operator = build_operator("inpaint", g.resolution, g.channels).to(clean.device)
+    observation = operator(clean)
+    config = InvertConfig(steps=steps, seed=seed)
+    started = time.perf_counter()
+    batched = invert(g, observation, operator, config)
+    batched_s = time.perf_counter() - started
+    started = time.perf_counter()
+    singles = [invert(g, observation[i : i + 1], operator.select([i]), config) for i in range(len(clean))]
+    single_s = time.perf_counter() - started
+    single_images = torch.cat([r.image for r in singles])
+    flops = _step_flops(prior, observation, operator)
+    n = len(clean)
+    return [
+        {
+            "mode": "batch 1, one image at a time",
+            "images": n,
+            "steps": steps,
+            "images/s": n / single_s,
+            "GFLOP/s": flops / n * steps * n / single_s / 1e9,
+        },
+        {
+            "mode": f"batched ({n} at once)",
+            "images": n,
+            "steps": steps,
+            "images/s": n / batched_s,
+            "GFLOP/s": flops * steps / batched_s / 1e9,
+        },
+        {
+            "mode": "speed-up (batched / batch 1)",
+            "images": n,
+            "steps": steps,
+            "images/s": single_s / batched_s,
+            "max |Δ pixel|": float((batched.image - single_images).abs().max()),
+            "max |Δ latent|": float((batched.latent - torch.cat([r.latent for r in singles])).abs().max()),
+        },
+    ]
+
+
+def _step_flops(prior: Prior, observation: Tensor, operator) -> float:
+    """FLOPs of one inversion step (forward + backward) on the whole batch."""
+    g = prior.generator
+    z = torch.zeros(observation.shape[0], g.latent_dim, device=observation.device, requires_grad=True)
+    labels = g.sample_classes(observation.shape[0])
+    with FlopCounterMode(display=False) as counter:
+        (operator(g(z, labels)) - observation).square().mean().backward()
+    return float(counter.get_total_flops())
+
+
+def core_suite(options: BenchOptions) -> list[Table]:
+    """Issue 2's tables: plain inversion with face64 on the five tasks, generated and real faces; speed."""
+    prior = zoo.load("face64", options.device)
+    count, steps = (4, 30) if options.quick else (16, None)
+    generated = generated_images(prior, count, options.seed)
+    lfw = images_tensor([img for _, img in examples.lfw_faces(count)], prior)
+    color = images_tensor([img for _, img in examples.color_faces()], prior)
+    gray_tasks = [t for t in TASKS if t != "colorize"]
+    rows = restoration_rows(prior, "generated", generated, TASKS, ["invert"], steps, options.seed)
+    rows += restoration_rows(prior, "LFW real faces (gray)", lfw, gray_tasks, ["invert"], steps, options.seed)
+    rows += restoration_rows(
+        prior, "colour photos (astronaut, Grace Hopper)", color, ["colorize"], ["invert"], steps, options.seed
+    )
+    default = InvertConfig()
+    quality = Table(
+        "core_invert_face64",
+        "Plain GAN inversion with face64 (64×64)",
+        f"Protocol: {count} images per set; each degraded by the task's seeded simulation (inpaint: centred hole of "
+        "1/3 the side; sr: ×4 antialiased bicubic; colorize: ITU-R 601 luma; denoise: σ = 0.1; hybrid: hole + gray + "
+        f"×4). Inversion: Adam lr {default.lr}, {steps or default.steps} steps, best of {default.init_samples} "
+        "initial samples, MSE in the degraded space + 1e-3 latent prior. Metrics on [0, 1] intensities against the "
+        "clean image, after projecting onto the observation (known pixels / luminance kept); psnr_hole/ssim_hole: "
+        "the hole only (DGP's protocol). Generated = samples of face64 itself (their true latent exists).",
+        rows,
+    )
+    speed = Table(
+        "core_speed_face64",
+        "Batched vs one-at-a-time inversion (face64, inpainting)",
+        f"Same {count} images, same steps and seed; GFLOP/s counts forward + backward FLOPs of the inversion loop "
+        "(torch.utils.flop_counter).",
+        speed_rows(prior, generated, 30 if options.quick else 300, options.seed),
+    )
+    return [quality, speed]
+
+
+SUITES: dict[str, Callable[[BenchOptions], list[Table]]] = {"core": core_suite}
+
+
+def free_form_mask(resolution: int, seed: int) -> Tensor:
+    """The benchmarks' seeded free-form mask (1, H, W)."""
+    return make_mask("strokes", resolution, torch.Generator().manual_seed(seed))
+
+
+__all__ = ["SUITES", "BenchOptions", "Table", "replace", "restoration_rows", "write_tables"]
