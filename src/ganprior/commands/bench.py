@@ -35,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def _own_arguments() -> list[str]:
+    """The command line after ``bench`` (for the tables' reproduction line)."""
+    argv = sys.argv[1:]
+    return argv[argv.index("bench") + 1 :] if "bench" in argv else argv
+
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     resolve_device(args.device)
@@ -45,11 +51,7 @@ def run(args: argparse.Namespace) -> int:
     existing = [out / f"{t.name}.md" for t in tables if (out / f"{t.name}.md").exists()]
     if existing and not args.overwrite:
         raise GanpriorError(f"{existing[0]} exists; pass --overwrite to replace it, or choose another --out")
-    command = (
-        "ganprior " + " ".join(shlex.quote(a) for a in sys.argv[2:])
-        if sys.argv[1:2] == ["bench"]
-        else "ganprior bench"
-    )
+    command = "ganprior bench " + " ".join(shlex.quote(a) for a in _own_arguments())
     for path in write_tables(tables, out, command):
         print(path)
     return 0

@@ -9,10 +9,13 @@ from torch import nn
 
 from ..errors import GanpriorError
 from .dcgan import DCGANGenerator
+from .sngan import SNGANDiscriminator, SNGANGenerator
 from .staged import StagedDiscriminator, StagedGenerator
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "dcgan": DCGANGenerator,
+    "sngan": SNGANGenerator,
+    "sngan-d": SNGANDiscriminator,
 }
 
 
@@ -26,4 +29,12 @@ def build(arch: str, config: dict[str, Any]) -> nn.Module:
         raise GanpriorError(f"bad options for architecture {arch!r}: {exc}") from exc
 
 
-__all__ = ["ARCHITECTURES", "DCGANGenerator", "StagedDiscriminator", "StagedGenerator", "build"]
+__all__ = [
+    "ARCHITECTURES",
+    "DCGANGenerator",
+    "SNGANDiscriminator",
+    "SNGANGenerator",
+    "StagedDiscriminator",
+    "StagedGenerator",
+    "build",
+]
