@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,7 @@ def load_prior(
             tensors = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
             if not isinstance(tensors, dict):
                 raise GanpriorError(f"{path} holds no state dict")
-    except (SafetensorError, OSError, RuntimeError, json.JSONDecodeError) as exc:
+    except (SafetensorError, OSError, RuntimeError, pickle.UnpicklingError, json.JSONDecodeError) as exc:
         raise GanpriorError(f"cannot read checkpoint {path}: {exc}") from exc
     if meta is None:
         if arch is None:

@@ -107,12 +107,14 @@ class Grayscale(Operator):
         return (x * self.weights).sum(dim=1, keepdim=True)
 
     def project(self, estimate: Tensor, observation: Tensor) -> Tensor:
-        """Keep the estimate's chroma (Lab a, b) and the observation's lightness (Lab L)."""
+        """Keep the estimate's chroma (YCbCr Cb, Cr) and the observation's luma (Y, the same ITU-R 601
+        weights as the forward map), so that the projected image is exactly consistent with a
+        grayscale observation wherever it stays inside the RGB gamut."""
         if observation.shape[1] != 1 or observation.shape[-2:] != estimate.shape[-2:]:
             return estimate
-        lab = kornia.color.rgb_to_lab((estimate.clamp(-1, 1) + 1) / 2)
-        lightness = kornia.color.rgb_to_lab(((observation.clamp(-1, 1) + 1) / 2).expand(-1, 3, -1, -1))[:, :1]
-        rgb = kornia.color.lab_to_rgb(torch.cat([lightness, lab[:, 1:]], dim=1))
+        ycbcr = kornia.color.rgb_to_ycbcr((estimate + 1) / 2)
+        luma = (observation + 1) / 2
+        rgb = kornia.color.ycbcr_to_rgb(torch.cat([luma, ycbcr[:, 1:]], dim=1))
         return rgb.clamp(0, 1) * 2 - 1
 
 

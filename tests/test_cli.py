@@ -1,0 +1,195 @@
+"""The command line: a happy path on a real photograph with a drawn mask, and every user mistake
+gives one line on stderr, exit status 2, no traceback, and nothing overwritten."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganprior.cli import main
+
+
+@pytest.fixture
+def photo(tmp_path):
+    """A 48×40 'photograph' (smooth colours) and a mask drawn at its size (black = hole)."""
+    yy, xx = np.mgrid[0:40, 0:48]
+    rgb = np.stack([xx * 5, yy * 6, (xx + yy) * 3], axis=-1).clip(0, 255).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    mask = np.full((40, 48), 255, np.uint8)
+    mask[12:28, 16:32] = 0
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    return tmp_path / "photo.png", tmp_path / "mask.png"
+
+
+def run(args, capsys):
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_restore_writes_every_output(photo, tiny_checkpoint, tmp_path, capsys):
+    image, mask = photo
+    out = tmp_path / "out"
+    code, stdout, _ = run(
+        [
+            "restore",
+            image,
+            "--task",
+            "inpaint",
+            "--mask",
+            mask,
+            "--model",
+            tiny_checkpoint,
+            "--steps",
+            "5",
+            "--out",
+            out,
+        ],
+        capsys,
+    )
+    assert code == 0 and "restored 1 image" in stdout
+    names = {p.name for p in out.iterdir()}
+    assert names == {f"photo_{k}.png" for k in ("restored", "raw", "observation", "compare")} | {"photo.json"}
+    report = json.loads((out / "photo.json").read_text())
+    assert len(report["loss_curve"]) == 5 and report["settings"]["task"] == "inpaint"
+    restored = np.asarray(Image.open(out / "photo_restored.png"))
+    observation = np.asarray(Image.open(out / "photo_observation.png"))
+    known = np.asarray(Image.open(mask).crop((4, 0, 44, 40)).resize((16, 16), Image.Resampling.NEAREST)) > 127
+    assert np.array_equal(restored[known], observation[known])  # known pixels are kept
+
+
+def test_simulate_reports_metrics(photo, tiny_checkpoint, tmp_path, capsys):
+    code, stdout, _ = run(
+        [
+            "restore",
+            photo[0],
+            "--task",
+            "sr",
+            "--factor",
+            "2",
+            "--simulate",
+            "--model",
+            tiny_checkpoint,
+            "--steps",
+            "3",
+            "--out",
+            tmp_path / "o",
+        ],
+        capsys,
+    )
+    assert code == 0 and "psnr" in stdout
+    assert "psnr" in json.loads((tmp_path / "o" / "photo.json").read_text())["metrics"]
+
+
+def bad_inputs(tmp_path, photo, tiny_checkpoint):
+    image, _mask = photo
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    Image.new("L", (10, 10), 255).save(tmp_path / "small_mask.png")
+    wrong = tmp_path / "wrong.pt"
+    import torch
+
+    torch.save({"stages.0.0.weight": torch.zeros(3, 3)}, wrong)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    common = ["--model", tiny_checkpoint, "--steps", "2", "--out", tmp_path / "new"]
+    return {
+        "missing file": (["restore", tmp_path / "nope.png", "--task", "inpaint", *common], "does not exist"),
+        "undecodable file": (
+            ["restore", tmp_path / "broken.png", "--task", "inpaint", *common],
+            "cannot decode",
+        ),
+        "mask of the wrong size": (
+            ["restore", image, "--task", "inpaint", "--mask", tmp_path / "small_mask.png", *common],
+            "mask",
+        ),
+        "unknown model": (
+            ["restore", image, "--task", "inpaint", "--model", "nosuch", "--out", tmp_path / "n"],
+            "unknown model",
+        ),
+        "unknown task": (["restore", image, "--task", "paint", *common], "invalid choice"),
+        "unknown method": (
+            ["restore", image, "--task", "inpaint", "--method", "magic", *common],
+            "unknown method",
+        ),
+        "factor the resolution cannot take": (
+            ["restore", image, "--task", "sr", "--factor", "3", *common],
+            "does not divide",
+        ),
+        "checkpoint of the wrong shape": (
+            [
+                "restore",
+                image,
+                "--task",
+                "inpaint",
+                "--model",
+                wrong,
+                "--arch",
+                "dcgan",
+                "--arch-option",
+                "resolution=16",
+                "--out",
+                tmp_path / "n",
+            ],
+            "does not fit",
+        ),
+        "output would be overwritten": (
+            ["restore", image, "--task", "inpaint", "--model", tiny_checkpoint, "--out", tmp_path / "full"],
+            "--overwrite",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing file",
+        "undecodable file",
+        "mask of the wrong size",
+        "unknown model",
+        "unknown task",
+        "unknown method",
+        "factor the resolution cannot take",
+        "checkpoint of the wrong shape",
+        "output would be overwritten",
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(case, tmp_path, photo, tiny_checkpoint, capsys):
+    args, expected = bad_inputs(tmp_path, photo, tiny_checkpoint)[case]
+    code, _, err = run(args, capsys)
+    assert code == 2
+    assert expected in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= (3 if case == "unknown task" else 1)  # argparse adds its usage
+    assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+
+
+def test_console_script_exit_status(tmp_path):
+    """The installed entry point itself: status 2 and one line for a missing input."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ganprior.cli",
+            "restore",
+            str(tmp_path / "nope.png"),
+            "--task",
+            "inpaint",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        proc.returncode == 2 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    )
+
+
+def test_models_lists_the_zoo(capsys):
+    code, stdout, _ = run(["models"], capsys)
+    assert code == 0 and "face64" in stdout and "eyes128" in stdout
