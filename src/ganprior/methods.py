@@ -37,3 +37,8 @@ def solve_invert(
 
 METHODS: dict[str, Solve] = {"invert": solve_invert}
 METHOD_HELP: dict[str, str] = {"invert": "plain GAN inversion of the latent, generator frozen (the baseline)"}
+
+from .solvers.dgp import solve_dgp  # noqa: E402
+
+METHODS["dgp"] = solve_dgp
+METHOD_HELP["dgp"] = "Deep Generative Prior: fine-tune the generator per image, shallow to deep (D or VGG loss)"
