@@ -38,6 +38,14 @@ def solve_invert(
 METHODS: dict[str, Solve] = {"invert": solve_invert}
 METHOD_HELP: dict[str, str] = {"invert": "plain GAN inversion of the latent, generator frozen (the baseline)"}
 
+from .robust import solve_rgi, solve_rrgi  # noqa: E402  (robust imports this module's siblings only)
+
+METHODS |= {"rgi": solve_rgi, "rrgi": solve_rrgi}
+METHOD_HELP |= {
+    "rgi": "mask-free inpainting: latent + sparse corruption mask (inpaint without --mask)",
+    "rrgi": "RGI, then the generator is fine-tuned per image with the mask frozen",
+}
+
 from .solvers.dgp import solve_dgp  # noqa: E402
 
 METHODS["dgp"] = solve_dgp

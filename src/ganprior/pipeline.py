@@ -11,9 +11,12 @@ from torch import Tensor
 
 from . import metrics
 from .checkpoint import Prior
+from .corruption import Corruption
 from .degrade import Mask, Operator
 from .errors import GanpriorError
+from .masks import center_box
 from .methods import METHODS
+from .robust import MASK_FREE
 from .solvers import Callback, Result
 from .tasks import build_operator
 
@@ -41,7 +44,7 @@ def measure(restored: Tensor, reference: Tensor, operator: Operator) -> dict[str
     """PSNR/SSIM on the full image and, for inpainting, on the hole only (DGP's protocol)."""
     scores = {"psnr": metrics.psnr(restored, reference), "ssim": metrics.ssim(restored, reference)}
     hole = hole_region(operator)
-    if hole is not None:
+    if hole is not None and hole.any():
         scores["psnr_hole"] = metrics.psnr(restored, reference, hole)
         scores["ssim_hole"] = metrics.ssim(restored, reference, hole)
     return scores
@@ -82,9 +85,12 @@ def restore(
         raise GanpriorError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     g = prior.generator
     device = next(g.parameters()).device
-    operator = build_operator(task, g.resolution, g.channels, mask=mask, factor=factor, sigma=sigma).to(
-        device
-    )
+    operator = build_operator(task, g.resolution, g.channels, mask=mask, factor=factor, sigma=sigma)
+    if task == "inpaint" and method in MASK_FREE:  # the solver finds the corrupted pixels itself
+        operator = Corruption(
+            mask if mask is not None or not simulate else center_box(g.resolution), g.resolution
+        )
+    operator = operator.to(device)
     images = images.to(device)
     if simulate:
         reference = images
@@ -103,7 +109,9 @@ def restore(
             )
         )
     result = _concat(results)
-    restored = operator.project(result.image, observation).clamp(-1, 1)
+    # a method that located the corrupted pixels itself keeps the observation everywhere else
+    projector = Mask(1 - result.mask) if result.mask is not None else operator
+    restored = projector.project(result.image, observation).clamp(-1, 1)
     out = Restoration(observation, result.image, restored, operator, result)
     if reference is not None:
         out.metrics = measure(restored, reference.to(device), operator)

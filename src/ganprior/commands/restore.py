@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from .. import zoo
 from ..errors import GanpriorError
-from ..imageio import collect_images, image_size, load_image, load_mask
+from ..imageio import collect_images, image_size, load_image, load_mask, save_image
 from ..methods import METHOD_HELP, METHODS
 from ..pipeline import resolve_device, restore
 from ..report import loss_curve, prepare_output_dir, save_restoration_outputs
@@ -90,7 +90,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--mask",
         help="inpainting mask PNG at the input's size: white = known, black = fill "
-        "(default: a centred square hole of 1/3 the side)",
+        "(default: a centred square hole of 1/3 the side); with --method rgi/rrgi the mask is not given to "
+        "the solver: it only says where --simulate corrupts the image (omit it for real corrupted inputs)",
     )
     parser.add_argument(
         "--factor", type=int, default=4, help="super-resolution factor (sr, hybrid; default 4)"
@@ -206,6 +207,10 @@ def run(args: argparse.Namespace) -> int:
             "loss_curve": loss_curve(result.result.losses[:, i]),
             "metrics": {k: float(v[i]) for k, v in result.metrics.items()},
         }
+        if result.result.mask is not None:  # mask-free methods: the detected mask, white = intact
+            report["detected_mask"] = save_image(
+                1 - 2 * result.result.mask[i], out / f"{path.stem}_mask.png"
+            ).name
         save_restoration_outputs(
             out,
             path.stem,

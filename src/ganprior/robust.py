@@ -1,0 +1,93 @@
+"""RGI and R-RGI as methods: presets for mask-free inpainting and anomaly detection, and λ from the
+model's calibration.
+
+λ is a threshold on the squared residual (``solvers.rgi``: a pixel is flagged when r² > λ/2). It is
+calibrated once per model on normal images (``anomaly.calibrate``) and stored with the model —
+in the card of a bundled model (``card["calibration"][method]``) or, for registry models, in
+``pretrained/calibration.json``. An uncalibrated model falls back to ``fallback_lambda``: flag a
+pixel whose RMS residual per channel exceeds 1/8 of the intensity range.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from .checkpoint import Prior
+from .degrade import Operator
+from .errors import GanpriorError
+from .solvers import Callback, Result
+from .solvers.rgi import RGIConfig, rgi
+
+MASK_FREE = ("rgi", "rrgi")
+PRESET_STEPS = 800
+CALIBRATION_FILE = Path(__file__).parent / "pretrained" / "calibration.json"
+FALLBACK_RESIDUAL = 0.25  # RMS residual per channel in [-1, 1] units (1/8 of the range)
+
+
+def stored_calibration(prior: Prior, method: str) -> dict[str, Any] | None:
+    """The stored calibration {"lambda", "threshold", ...} of ``method`` for this model, or None."""
+    card = prior.card.get("calibration", {}).get(method)
+    if card is not None:
+        return card
+    if CALIBRATION_FILE.exists():
+        return json.loads(CALIBRATION_FILE.read_text()).get(prior.name, {}).get(method)
+    return None
+
+
+def fallback_lambda(channels: int) -> float:
+    """λ = 2 · C · 0.25²: flag pixels whose squared residual summed over C channels exceeds C · 0.25²."""
+    return 2 * channels * FALLBACK_RESIDUAL**2
+
+
+def model_lambda(prior: Prior, method: str) -> float:
+    calibration = stored_calibration(prior, method)
+    return float(calibration["lambda"]) if calibration else fallback_lambda(prior.generator.channels)
+
+
+def preset(
+    method: str, purpose: str, lam: float, steps: int | None = None, seed: int = 0, **overrides: Any
+) -> RGIConfig:
+    """The RGI/R-RGI schedule for ``purpose`` "inpaint" (M starts at 1 and is frozen once G
+    fine-tunes, from 75% of the steps) or "anomaly" (M starts at 0 and keeps learning; G from 25%),
+    as in the reference, scaled to ``steps`` (default ``PRESET_STEPS``)."""
+    if method not in MASK_FREE:
+        raise ValueError(f"unknown robust method {method!r}")
+    steps = steps or PRESET_STEPS
+    inpaint = purpose == "inpaint"
+    warmup = None if method == "rgi" else round(steps * (0.75 if inpaint else 0.25))
+    return RGIConfig(
+        steps=steps,
+        lam=lam,
+        mask_init=1.0 if inpaint else 0.0,
+        warmup=warmup,
+        learn_mask_after_warmup=not inpaint,
+        seed=seed,
+        **overrides,
+    )
+
+
+def _solver(method: str):
+    def solve(
+        prior: Prior,
+        observation: Tensor,
+        operator: Operator,
+        task: str,
+        steps: int | None,
+        seed: int,
+        callback: Callback | None,
+    ) -> Result:
+        if task != "inpaint":
+            raise GanpriorError(f"{method} does mask-free inpainting: use --task inpaint, not {task}")
+        config = preset(method, "inpaint", model_lambda(prior, method), steps, seed)
+        return rgi(prior.generator, observation, config, prior.discriminator, callback=callback)
+
+    solve.__doc__ = f"{method.upper()} mask-free inpainting with the model's calibrated λ."
+    return solve
+
+
+solve_rgi = _solver("rgi")
+solve_rrgi = _solver("rrgi")
