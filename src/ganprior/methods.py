@@ -50,3 +50,8 @@ from .solvers.dgp import solve_dgp  # noqa: E402
 
 METHODS["dgp"] = solve_dgp
 METHOD_HELP["dgp"] = "Deep Generative Prior: fine-tune the generator per image, shallow to deep (D or VGG loss)"
+
+from .solvers.dip import solve_dip  # noqa: E402
+
+METHODS["dip"] = solve_dip
+METHOD_HELP["dip"] = "Deep Image Prior: an untrained network fitted per image, early-stopped (no GAN; a baseline)"

@@ -17,10 +17,11 @@ rounding (vmap runs the convolutions grouped; see tests/test_dgp.py for the tole
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from ..checkpoint import Prior
@@ -105,14 +106,24 @@ def select_latents(
     return best_z, (best_y if generator.num_classes else None)
 
 
-def _per_image_generator(generator: StagedGenerator, conditional: bool):
+def per_sample(module: nn.Module, in_dims: tuple[int | None, ...]) -> Callable[..., Tensor]:
+    """``module`` run with per-sample parameters: (stacked params {name: (N, ...)}, *inputs) -> (N, ...).
+
+    Input j is batched along dim 0 (``in_dims[j]`` 0) or shared/None (``None``); sample i sees
+    parameters i and its own inputs only. Buffers are shared (eval-mode batch norm).
+    """
+    buffers = dict(module.named_buffers())
+
+    def one(params: dict[str, Tensor], *inputs: Tensor | None) -> Tensor:
+        args = tuple(None if x is None else x[None] for x in inputs)
+        return functional_call(module, (params, buffers), args)[0]
+
+    return vmap(one, in_dims=(0, *in_dims))
+
+
+def _per_image_generator(generator: StagedGenerator, conditional: bool) -> Callable[..., Tensor]:
     """(stacked params {name: (N, ...)}, z (N, d), classes (N, K) | None) -> images (N, C, H, W)."""
-    buffers = dict(generator.named_buffers())
-
-    def one(params: dict[str, Tensor], z: Tensor, y: Tensor | None) -> Tensor:
-        return functional_call(generator, (params, buffers), (z[None], None if y is None else y[None]))[0]
-
-    return vmap(one, in_dims=(0, 0, 0 if conditional else None))
+    return per_sample(generator, (0, 0 if conditional else None))
 
 
 def dgp(
