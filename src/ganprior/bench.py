@@ -249,3 +249,7 @@ def free_form_mask(resolution: int, seed: int) -> Tensor:
 
 
 __all__ = ["SUITES", "BenchOptions", "Table", "replace", "restoration_rows", "write_tables"]
+
+from .bench_dgp import DGP_SUITES  # noqa: E402  (registers the issue-4 suites)
+
+SUITES |= DGP_SUITES

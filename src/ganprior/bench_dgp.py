@@ -1,0 +1,256 @@
+"""``ganprior bench dgp``: DGP against plain inversion and DIP, its ablations, its schedules, its batching.
+
+Tables (``benchmarks/results/dgp_*``):
+- ``dgp_restoration``: every model with held-out real images — fashion32 and emoji64 (their test
+  splits) when they are in the zoo, face64 on real LFW face photographs — × tasks × methods;
+- ``dgp_ablation``: DGP, without the progressive schedule (all groups at once), without the
+  discriminator loss (MSE only), without generator fine-tuning; D-biased vs MSE-biased ×4 SR;
+- ``dgp_schedules``: the reference schedules and the scaled ones that ran;
+- ``dgp_speed``: batched DGP on 16 images against batch-1 DGP, and how far apart their results are.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import examples, zoo
+from .bench import BenchOptions, Table, free_form_mask, images_tensor, median, restoration_rows
+from .checkpoint import Prior
+from .data import load_dataset
+from .features import default_metric
+from .pipeline import measure
+from .schedule import REFERENCE, Schedule
+from .solvers.dgp import (
+    ITERATIONS_SCALE,
+    LR_G_SCALE,
+    LR_Z_SCALE,
+    DGPConfig,
+    dgp,
+    parameter_groups,
+    task_schedule,
+)
+from .tasks import build_operator
+
+METHODS = ("invert", "dip", "dgp")
+
+PROTOCOL = (
+    "Each clean test image is degraded by the task's seeded simulation (inpaint: centred hole of 1/3 the side; "
+    "inpaint-ff: the seeded free-form stroke mask; sr: ×4 antialiased bicubic; colorize: ITU-R 601 luma; hybrid: "
+    "hole + gray (RGB models) + ×4), restored, projected onto the observation (known pixels / luminance kept), and "
+    "compared with the clean image on [0, 1] intensities: median PSNR/SSIM over the images; psnr_hole/ssim_hole on "
+    "the hole only (DGP's protocol). s/image = wall time / images of a batched run, on a CPU shared with other "
+    "jobs (timings are contended; compare within one table only)."
+)
+
+
+@dataclass
+class Subject:
+    """A model and its held-out real test images (N, C, H, W) in [-1, 1]."""
+
+    prior: Prior
+    data: str
+    images: Tensor
+    tasks: tuple[str, ...]
+
+
+def test_images(name: str, count: int, seed: int) -> tuple[str, Tensor]:
+    """``count`` held-out images for zoo model ``name``: a seeded draw from its dataset's test split."""
+    if name == "face64":
+        prior = zoo.load("face64")
+        return "LFW real faces (gray)", images_tensor([img for _, img in examples.lfw_faces(count)], prior)
+    dataset = {"fashion32": "fashion-mnist", "emoji64": "emoji"}[name]
+    data = load_dataset(dataset, "test", *{"fashion32": (32, 1), "emoji64": (64, 3)}[name])
+    index = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
+    return f"{dataset} test split", data.images[index]
+
+
+PLAN = {  # model: (images, tasks); fewer for the costly ones on a shared CPU
+    "fashion32": (16, ("inpaint", "inpaint-ff", "sr", "hybrid")),
+    "emoji64": (8, ("inpaint", "sr", "colorize")),
+    "face64": (4, ("inpaint", "sr")),
+}
+
+
+def subjects(options: BenchOptions, names: Sequence[str] = tuple(PLAN)) -> list[Subject]:
+    """The models among ``names`` that are in the zoo, with their test images and tasks."""
+    out = []
+    for name in names:
+        if name not in zoo.model_names():
+            continue
+        count, tasks = PLAN[name]
+        data, images = test_images(name, 2 if options.quick else count, options.seed)
+        out.append(Subject(zoo.load(name, options.device), data, images, tasks))
+    return out
+
+
+def _task(task: str, resolution: int, seed: int) -> tuple[str, Tensor | None]:
+    """Benchmark task name -> (pipeline task, mask or None)."""
+    return ("inpaint", free_form_mask(resolution, seed)) if task == "inpaint-ff" else (task, None)
+
+
+def restoration_table(s: Subject, options: BenchOptions) -> Table:
+    rows = []
+    for task in s.tasks:
+        base, mask = _task(task, s.prior.generator.resolution, options.seed)
+        steps = 20 if options.quick else None
+        found = restoration_rows(s.prior, s.data, s.images, [base], METHODS, steps, options.seed, mask)
+        rows += [r | {"task": task} for r in found]
+    return Table(
+        f"dgp_restoration_{s.prior.name}",
+        f"DGP vs plain inversion vs DIP on held-out real images ({s.prior.name}, {s.data})",
+        PROTOCOL
+        + " Presets: inversion 600 Adam steps (best-of-500 start); DIP ≤ 1500 steps with ES-WMV early stopping; DGP "
+        "the task's reference schedule scaled as in dgp_schedules, D features (VGG16 for face64, which has no D).",
+        rows,
+    )
+
+
+def ablations(schedule: Schedule) -> dict[str, Schedule]:
+    """DGP and the paper's ablations of it."""
+    return {
+        "dgp": schedule,
+        "no progressive (all groups at once)": schedule.each(depth=None),
+        "no discriminator loss (MSE only)": replace(
+            schedule, stages=tuple(replace(s, w_feature=0.0, w_mse=s.w_mse or 1.0) for s in schedule.stages)
+        ),
+        "no generator fine-tuning": schedule.each(depth=0),
+    }
+
+
+def variant_row(
+    prior: Prior, clean: Tensor, task: str, schedule: Schedule, seed: int, mask: Tensor | None = None
+) -> dict[str, Any]:
+    """Median metrics of DGP with ``schedule`` on ``clean`` images degraded by ``task``."""
+    g = prior.generator
+    operator = build_operator(task, g.resolution, g.channels, mask=mask)
+    observation = operator.simulate(clean, torch.Generator().manual_seed(seed))
+    started = time.perf_counter()
+    result = dgp(g, observation, operator, schedule, default_metric(prior), DGPConfig(seed=seed))
+    seconds = (time.perf_counter() - started) / len(clean)
+    scores = measure(operator.project(result.image, observation).clamp(-1, 1), clean, operator)
+    return {f"{k} (median)": median(v) for k, v in scores.items()} | {"s/image": seconds}
+
+
+def ablation_table(subject: Subject, options: BenchOptions) -> Table:
+    g = subject.prior.generator
+    rows = []
+    shrink: Callable[[Schedule], Schedule] = (lambda s: s.with_total(20)) if options.quick else (lambda s: s)
+    for task in ("inpaint", "sr"):
+        for name, schedule in ablations(shrink(task_schedule(task, g))).items():
+            row = variant_row(subject.prior, subject.images, task, schedule, options.seed)
+            rows.append({"model": subject.prior.name, "task": task, "variant": name} | row)
+    mse_biased = task_schedule("sr-mse", g)
+    row = variant_row(subject.prior, subject.images, "sr", shrink(mse_biased), options.seed)
+    rows.append({"model": subject.prior.name, "task": "sr", "variant": "MSE-biased SR schedule"} | row)
+    return Table(
+        "dgp_ablation",
+        f"DGP ablations ({subject.prior.name}, {subject.data}, {len(subject.images)} images)",
+        PROTOCOL
+        + " Variants change only the schedule: depth = all groups from the first stage (no progressive), w_feature = 0 "
+        "with w_mse >= 1 (MSE only), depth = 0 (latent only, with DGP's losses and latent search). The MSE-biased SR "
+        "schedule weights MSE 10…100 against the feature loss 1…0.1 (sharper vs. higher PSNR, as in the paper).",
+        rows,
+    )
+
+
+def schedules_table(items: Sequence[Subject]) -> Table:
+    """The reference schedules next to the scaled ones our models ran."""
+    rows = []
+    for task in REFERENCE:
+        rows += [
+            {"schedule": "reference (BigGAN-128, 7 groups)", "task": task} | r for r in REFERENCE[task].rows()
+        ]
+        for s in items:
+            g = s.prior.generator
+            label = f"{s.prior.name} ({len(parameter_groups(g))} groups)"
+            rows += [{"schedule": label, "task": task} | r for r in task_schedule(task, g).rows()]
+    return Table(
+        "dgp_schedules",
+        "DGP schedules: the reference's and the scaled ones that ran",
+        f"Scaling: iterations × {ITERATIONS_SCALE}, lr_z × {LR_Z_SCALE}, lr_g × {LR_G_SCALE}; the reference unfreezes "
+        "2…6 of BigGAN's 7 parameter groups (embedding + blocks + output), mapped to 1/5…5/5 of ours "
+        "(depth = trainable groups, shallowest first; empty = all). w_nll weighs mean(z²/2).",
+        rows,
+    )
+
+
+def speed_table(subject: Subject, options: BenchOptions) -> Table:
+    """Batched DGP on N images vs the same schedule one image at a time."""
+    g = subject.prior.generator
+    clean = subject.images
+    schedule = task_schedule("inpaint", g, 10 if options.quick else 60)
+    operator = build_operator("inpaint", g.resolution, g.channels)
+    observation = operator(clean)
+    metric, config = default_metric(subject.prior), DGPConfig(init_samples=50, seed=options.seed)
+    started = time.perf_counter()
+    batched = dgp(g, observation, operator, schedule, metric, config)
+    batched_s = time.perf_counter() - started
+    singles = []
+    started = time.perf_counter()
+    for i in range(len(clean)):
+        singles.append(dgp(g, observation[i : i + 1], operator.select([i]), schedule, metric, config))
+    single_s = time.perf_counter() - started
+    n = len(clean)
+    delta = (batched.image - torch.cat([r.image for r in singles])).abs()
+    common = {"model": subject.prior.name, "images": n, "iterations": schedule.iterations}
+    return Table(
+        "dgp_speed",
+        "Batched DGP (N generator copies under vmap) vs batch-1 DGP",
+        "Same images (inpainting, centred hole), schedule, latent search (best of 50) and seed; wall time of the "
+        f"whole solve on {torch.get_num_threads()} thread(s) of a CPU shared with other jobs.",
+        [
+            common | {"mode": "batch 1, one image at a time", "s/image": single_s / n},
+            common | {"mode": f"batched ({n} at once)", "s/image": batched_s / n},
+            common
+            | {
+                "mode": "speed-up (batch 1 / batched)",
+                "s/image": single_s / batched_s,
+                "max |Δ pixel|": float(delta.max()),
+                "median |Δ pixel|": float(delta.median()),
+            },
+        ],
+    )
+
+
+def main_subject(options: BenchOptions, count: int | None = None) -> Subject:
+    """The first model with a discriminator (fashion32, then emoji64), else face64; ``count`` images."""
+    items = subjects(options)
+    main = next((s for s in items if s.prior.discriminator is not None), items[-1])
+    return main if count is None else replace(main, images=main.images[:count])
+
+
+def restoration_suite(name: str) -> Callable[[BenchOptions], list[Table]]:
+    def suite(options: BenchOptions) -> list[Table]:
+        return [restoration_table(s, options) for s in subjects(options, [name])]
+
+    suite.__doc__ = f"DGP vs inversion vs DIP with {name} on held-out real images"
+    return suite
+
+
+def ablation_suite(options: BenchOptions) -> list[Table]:
+    """DGP ablations (no progressive, no D loss, no G fine-tuning; MSE-biased SR) and its schedules."""
+    return [schedules_table(subjects(options)), ablation_table(main_subject(options), options)]
+
+
+def speed_suite(options: BenchOptions) -> list[Table]:
+    """Batched DGP on 16 images vs batch-1 DGP: time per image and result difference."""
+    return [speed_table(main_subject(options, 4 if options.quick else 16), options)]
+
+
+def dgp_suite(options: BenchOptions) -> list[Table]:
+    """Issue 4's tables: DGP vs inversion vs DIP on held-out real images, ablations, schedules, batching."""
+    tables = ablation_suite(options) + speed_suite(options)
+    return tables + [restoration_table(s, options) for s in subjects(options)]
+
+
+DGP_SUITES: dict[str, Callable[[BenchOptions], list[Table]]] = {
+    "dgp": dgp_suite,
+    "dgp-ablation": ablation_suite,
+    "dgp-speed": speed_suite,
+} | {f"dgp-{name}": restoration_suite(name) for name in PLAN}

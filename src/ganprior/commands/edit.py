@@ -1,0 +1,170 @@
+"""``ganprior edit ACTION``: manipulate images through a GAN prior fitted to them by DGP.
+
+Actions live in ``ACTIONS`` (name -> ``Action``): each adds its own arguments and writes its
+outputs; the model arguments, --steps, --seed, --out and --overwrite are shared. A new action is
+one more entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from .. import edit
+from ..checkpoint import Prior
+from ..errors import GanpriorError
+from ..imageio import as_rgb, collect_images, grid, load_image, save_image, to_uint8
+from ..report import captioned_strip, prepare_output_dir, write_json
+from .restore import add_model_arguments, load_model
+
+
+@dataclass(frozen=True)
+class Action:
+    """help: one line; arguments: adds the action's own options; run: (args, prior, out) -> files written."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Prior, Path], list[Path]]
+
+
+def _images(prior: Prior, inputs: list[str]) -> torch.Tensor:
+    g = prior.generator
+    return torch.stack([load_image(p, g.resolution, g.channels) for p in collect_images(inputs)]).to(
+        next(g.parameters()).device
+    )
+
+
+def _jitter_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.3, 0.5, 0.7], help="jitter strengths")
+    parser.add_argument("--samples", type=int, default=6, help="samples per strength (default 6)")
+
+
+def _jitter(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
+    if args.samples < 1 or any(s < 0 for s in args.sigmas):
+        raise GanpriorError("--samples must be >= 1 and every --sigmas value >= 0")
+    images = _images(prior, args.inputs)
+    rec = edit.reconstruct(prior, images, args.steps, args.seed)
+    variants = edit.jitter(prior, rec, args.sigmas, args.samples, args.seed)  # (N, S, K, C, H, W)
+    files = []
+    for i, image in enumerate(images):
+        rows = [
+            torch.cat([image[None], rec.image[i : i + 1], variants[i, s]]) for s in range(len(args.sigmas))
+        ]
+        files.append(save_image(grid(torch.cat(rows), args.samples + 2), out / f"jitter_{i:03d}.png"))
+    write_json(
+        {
+            "sigmas": args.sigmas,
+            "samples": args.samples,
+            "layout": "rows: σ; columns: input, reconstruction, samples",
+        },
+        out / "jitter.json",
+    )
+    return files
+
+
+def _morph_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs=2, metavar="IMAGE", help="the two images to morph between")
+    parser.add_argument("--frames", type=int, default=11, help="frames including both ends (default 11)")
+
+
+def _morph(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
+    if args.frames < 2:
+        raise GanpriorError("--frames must be at least 2")
+    images = _images(prior, args.inputs)
+    rec = edit.reconstruct(prior, images, args.steps, args.seed)
+    frames = edit.morph(prior, rec, args.frames)
+    shown = [images[0], *frames, images[1]]
+    captions = ["A", *[f"{t:.1f}" for t in torch.linspace(0, 1, args.frames).tolist()], "B"]
+    strip = save_image(captioned_strip(shown, captions), out / "morph.png")
+    gif = out / "morph.gif"
+    pictures = [Image.fromarray(to_uint8(f)) for f in as_rgb(frames)]
+    part = gif.with_name(gif.name + ".part")
+    pictures[0].save(
+        part,
+        format="GIF",
+        save_all=True,
+        append_images=pictures[1:] + pictures[-2:0:-1],
+        duration=120,
+        loop=0,
+    )
+    part.replace(gif)
+    return [strip, gif]
+
+
+def _transfer_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    parser.add_argument("--classes", type=int, nargs="+", help="target classes (default: all of the model's)")
+
+
+def _transfer(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
+    g = prior.generator
+    if g.num_classes == 0:
+        raise GanpriorError(f"category transfer needs a class-conditional model; {prior.name} is not")
+    classes = args.classes or list(range(g.num_classes))
+    images = _images(prior, args.inputs)
+    rec = edit.reconstruct(prior, images, args.steps, args.seed)
+    rendered = edit.transfer(prior, rec, classes)  # (N, K, C, H, W)
+    names = prior.card.get("classes") or [str(c) for c in range(g.num_classes)]
+    rows = [torch.cat([images[i : i + 1], rec.image[i : i + 1], rendered[i]]) for i in range(len(images))]
+    path = save_image(grid(torch.cat(rows), len(classes) + 2), out / "transfer.png")
+    source = rec.classes.argmax(1).tolist() if rec.classes is not None else []
+    write_json(
+        {
+            "layout": "rows: images; columns: input, reconstruction, then the target classes",
+            "classes": [names[c] for c in classes],
+            "reconstructed_as": [names[c] for c in source],
+        },
+        out / "transfer.json",
+    )
+    return [path]
+
+
+ACTIONS: dict[str, Action] = {
+    "jitter": Action(
+        "random jittering: variations z + σε of each image's tuned latent", _jitter_arguments, _jitter
+    ),
+    "morph": Action(
+        "morph two images: z, class and all tuned weights interpolated (GIF + strip)",
+        _morph_arguments,
+        _morph,
+    ),
+    "transfer": Action(
+        "category transfer: each image re-rendered as every class (conditional models)",
+        _transfer_arguments,
+        _transfer,
+    ),
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "edit",
+        help="manipulate images with DGP: jitter, morph, transfer",
+        description="Fit each image with DGP (the generator is fine-tuned per image), then edit it.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, action in ACTIONS.items():
+        p = actions.add_parser(name, help=action.help, description=action.help)
+        action.arguments(p)
+        add_model_arguments(p)
+        p.add_argument("--steps", type=int, help="DGP iterations (default: the manipulation preset)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--out", required=True, help="output folder (must be new or empty unless --overwrite)")
+        p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.steps is not None and args.steps < 1:
+        raise GanpriorError("--steps must be at least 1")
+    prior = load_model(args)
+    out = prepare_output_dir(args.out, args.overwrite)
+    for path in ACTIONS[args.action].run(args, prior, out):
+        print(path)
+    return 0

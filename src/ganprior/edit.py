@@ -1,0 +1,99 @@
+"""Image manipulation with DGP (Pan et al. 2020, §4.3): reconstruct an image by fine-tuning the
+generator (the "manipulate" schedule), then move in the tuned generator's latent or class space.
+
+- ``jitter``: z + σε for every σ — variations of the image that keep its identity;
+- ``morph``: interpolate z, the class vector AND every tuned generator weight between two images;
+- ``transfer``: keep the tuned generator and z, change the class (conditional models).
+
+Images are (N, C, H, W) in [-1, 1]; a ``Reconstruction`` keeps each image's tuned parameters
+{name: (N, ...)}, latent (N, d) and class vector (N, K) | None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .checkpoint import Prior
+from .degrade import Operator
+from .errors import GanpriorError
+from .features import default_metric
+from .solvers.dgp import DGPConfig, dgp, render, task_schedule
+
+
+@dataclass
+class Reconstruction:
+    """N images fitted by DGP: tuned parameters {name: (N, ...)}, latents (N, d), classes (N, K) | None,
+    and the reconstructions themselves (N, C, H, W)."""
+
+    state: dict[str, Tensor]
+    latent: Tensor
+    classes: Tensor | None
+    image: Tensor
+
+    def select(self, index: Sequence[int]) -> Reconstruction:
+        i = list(index)
+        classes = None if self.classes is None else self.classes[i]
+        return Reconstruction(
+            {k: v[i] for k, v in self.state.items()}, self.latent[i], classes, self.image[i]
+        )
+
+
+def reconstruct(prior: Prior, images: Tensor, steps: int | None = None, seed: int = 0) -> Reconstruction:
+    """Fit N images (N, C, H, W) with DGP's manipulation schedule (a conditional model's class is
+    searched together with the latent)."""
+    g = prior.generator
+    schedule = task_schedule("manipulate", g, steps)
+    result = dgp(g, images, Operator(), schedule, default_metric(prior), DGPConfig(seed=seed))
+    assert result.generator_state is not None  # the manipulation schedule always tunes G
+    return Reconstruction(result.generator_state, result.latent, result.classes, result.image)
+
+
+def jitter(prior: Prior, rec: Reconstruction, sigmas: Sequence[float], count: int, seed: int = 0) -> Tensor:
+    """For every image and σ, ``count`` renderings of z + σε: (N, len(sigmas), count, C, H, W)."""
+    n = rec.latent.shape[0]
+    rng = torch.Generator().manual_seed(seed)
+    eps = torch.randn(len(sigmas), count, *rec.latent.shape[1:], generator=rng).to(rec.latent)
+    out = []
+    for i in range(n):
+        one = rec.select([i] * len(sigmas) * count)
+        z = one.latent + torch.tensor(sigmas).to(eps).view(-1, 1, 1).mul(eps).flatten(0, 1)
+        out.append(render(prior.generator, one.state, z, one.classes).unflatten(0, (len(sigmas), count)))
+    return torch.stack(out)
+
+
+def morph(prior: Prior, pair: Reconstruction, frames: int = 11) -> Tensor:
+    """Frames (frames, C, H, W) from image 0 to image 1 of ``pair``: z, class vector and every tuned
+    weight interpolated linearly with the same weight t = 0 … 1."""
+    if pair.latent.shape[0] != 2:
+        raise GanpriorError("morphing needs exactly two reconstructed images")
+    t = torch.linspace(0, 1, frames).to(pair.latent)
+
+    def lerp(x: Tensor) -> Tensor:
+        return torch.lerp(
+            x[0:1].expand(frames, *x.shape[1:]),
+            x[1:2].expand(frames, *x.shape[1:]),
+            t.view(-1, *[1] * (x.dim() - 1)),
+        )
+
+    state = {k: lerp(v) for k, v in pair.state.items()}
+    classes = None if pair.classes is None else lerp(pair.classes)
+    return render(prior.generator, state, lerp(pair.latent), classes)
+
+
+def transfer(prior: Prior, rec: Reconstruction, classes: Sequence[int]) -> Tensor:
+    """Every image rendered by its tuned generator with each of ``classes``: (N, len(classes), C, H, W)."""
+    g = prior.generator
+    if g.num_classes == 0:
+        raise GanpriorError(f"category transfer needs a class-conditional model; {prior.name} is not")
+    bad = [c for c in classes if not 0 <= c < g.num_classes]
+    if bad:
+        raise GanpriorError(f"class {bad[0]} does not exist; {prior.name} has classes 0…{g.num_classes - 1}")
+    n, k = rec.latent.shape[0], len(classes)
+    index = [i for i in range(n) for _ in range(k)]
+    one = rec.select(index)
+    labels = torch.tensor(list(classes) * n, device=rec.latent.device)
+    return render(g, one.state, one.latent, g.class_vector(labels, n * k)).unflatten(0, (n, k))
