@@ -22,7 +22,6 @@ from torch import Tensor
 from . import examples, zoo
 from .bench import BenchOptions, Table, free_form_mask, images_tensor, median, restoration_rows
 from .checkpoint import Prior
-from .data import load_dataset
 from .features import default_metric
 from .pipeline import measure
 from .schedule import REFERENCE, Schedule
@@ -64,6 +63,8 @@ def test_images(name: str, count: int, seed: int) -> tuple[str, Tensor]:
     if name == "face64":
         prior = zoo.load("face64")
         return "LFW real faces (gray)", images_tensor([img for _, img in examples.lfw_faces(count)], prior)
+    from .data import load_dataset  # the trained models and their data arrive together
+
     dataset = {"fashion32": "fashion-mnist", "emoji64": "emoji"}[name]
     data = load_dataset(dataset, "test", *{"fashion32": (32, 1), "emoji64": (64, 3)}[name])
     index = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
