@@ -51,6 +51,11 @@ from .solvers.dgp import solve_dgp  # noqa: E402
 METHODS["dgp"] = solve_dgp
 METHOD_HELP["dgp"] = "Deep Generative Prior: fine-tune the generator per image, shallow to deep (D or VGG loss)"
 
+from .solvers.mgan import solve_mgan  # noqa: E402
+
+METHODS["mgan"] = solve_mgan
+METHOD_HELP["mgan"] = "mGANprior: N latent codes fused at a middle stage with per-channel importance"
+
 from .solvers.dip import solve_dip  # noqa: E402
 
 METHODS["dip"] = solve_dip

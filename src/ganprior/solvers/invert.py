@@ -8,7 +8,9 @@ updates keep the problems independent: a batch of one gives the same numbers as 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -32,6 +34,55 @@ class InvertConfig:
     latent_weight: float = 1e-3
     feature_weight: float = 0.0
     seed: int = 0
+
+
+class LossSettings(Protocol):
+    """The loss fields that ``InvertConfig`` and the other solvers' configs share."""
+
+    loss: str
+    latent_weight: float
+    feature_weight: float
+
+
+class Objective:
+    """The inversion loss per image, (N,): pixel loss (``config.loss``) between φ(G(·)) and the
+    observation + ``config.latent_weight`` · latent prior + ``config.feature_weight`` · feature loss
+    (when a feature network is given; the observation's features are computed once)."""
+
+    def __init__(self, observation: Tensor, config: LossSettings, features: FeatureNet | None = None) -> None:
+        self.observation, self.config, self.features = observation, config, features
+        self.target_features = (
+            features(observation) if features is not None and config.feature_weight else None
+        )
+
+    def __call__(self, predicted: Tensor, latent: Tensor) -> Tensor:
+        config = self.config
+        loss = pixel_loss(predicted, self.observation, config.loss)
+        loss = loss + config.latent_weight * latent_prior(latent)
+        if self.features is not None and self.target_features is not None:
+            loss = loss + config.feature_weight * feature_loss(self.features, predicted, self.target_features)
+        return loss
+
+
+def run_steps(
+    loss: Callable[[], Tensor],
+    optimizer: torch.optim.Optimizer,
+    steps: int,
+    batch: int,
+    callback: Callback | None = None,
+) -> Tensor:
+    """``steps`` optimiser steps on the sum of the ``batch`` per-image losses (N,) that ``loss()``
+    returns; returns the loss history (steps, N)."""
+    history = torch.zeros(steps, batch)
+    for step in range(steps):
+        value = loss()
+        optimizer.zero_grad(set_to_none=True)
+        value.sum().backward()
+        optimizer.step()
+        history[step] = value.detach().cpu()
+        if callback is not None:
+            callback(step, history[step])
+    return history
 
 
 def invert(
@@ -61,19 +112,14 @@ def invert(
     classes = generator.class_vector(labels, observation.shape[0]) if labels is not None else None
     z = z0.detach().clone().to(observation.device).requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=config.lr)
-    target_features = features(observation) if features is not None and config.feature_weight else None
-    history = torch.zeros(config.steps, observation.shape[0])
-    for step in range(config.steps):
-        predicted = operator(generator(z, classes))
-        loss = pixel_loss(predicted, observation, config.loss) + config.latent_weight * latent_prior(z)
-        if target_features is not None:
-            loss = loss + config.feature_weight * feature_loss(features, predicted, target_features)
-        optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        optimizer.step()
-        history[step] = loss.detach().cpu()
-        if callback is not None:
-            callback(step, history[step])
+    objective = Objective(observation, config, features)
+    history = run_steps(
+        lambda: objective(operator(generator(z, classes)), z),
+        optimizer,
+        config.steps,
+        observation.shape[0],
+        callback,
+    )
     with torch.no_grad():
         image = generator(z, classes)
     return Result(image, z.detach(), classes, history, time.perf_counter() - started)
