@@ -250,6 +250,11 @@ def free_form_mask(resolution: int, seed: int) -> Tensor:
 
 __all__ = ["SUITES", "BenchOptions", "Table", "replace", "restoration_rows", "write_tables"]
 
+from .bench_rgi import RGI_SUITES  # noqa: E402  (registers the issue-6 suites)
+
+SUITES |= RGI_SUITES
+
+
 from .bench_dgp import DGP_SUITES  # noqa: E402  (registers the issue-4 suites)
 
 SUITES |= DGP_SUITES

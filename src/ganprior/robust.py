@@ -26,6 +26,7 @@ MASK_FREE = ("rgi", "rrgi")
 PRESET_STEPS = 800
 CALIBRATION_FILE = Path(__file__).parent / "pretrained" / "calibration.json"
 FALLBACK_RESIDUAL = 0.25  # RMS residual per channel in [-1, 1] units (1/8 of the range)
+MIN_RESIDUAL = 0.05  # residuals under 2.5% of the range are never flagged, however well G fits normal images
 
 
 def stored_calibration(prior: Prior, method: str) -> dict[str, Any] | None:
@@ -38,9 +39,14 @@ def stored_calibration(prior: Prior, method: str) -> dict[str, Any] | None:
     return None
 
 
+def residual_lambda(channels: int, residual: float) -> float:
+    """λ = 2 · C · residual²: pixels whose squared residual summed over C channels exceeds C · residual²
+    can be flagged."""
+    return 2 * channels * residual**2
+
+
 def fallback_lambda(channels: int) -> float:
-    """λ = 2 · C · 0.25²: flag pixels whose squared residual summed over C channels exceeds C · 0.25²."""
-    return 2 * channels * FALLBACK_RESIDUAL**2
+    return residual_lambda(channels, FALLBACK_RESIDUAL)
 
 
 def model_lambda(prior: Prior, method: str) -> float:
