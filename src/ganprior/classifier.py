@@ -87,7 +87,7 @@ class SmallClassifier(nn.Module):
 def train_classifier(
     data: ImageSet, steps: int | None = None, batch: int = 128, seed: int = 0, progress: bool = False
 ) -> SmallClassifier:
-    """Train on ``data`` (labelled) with Adam and random translations; ``steps`` default ~2 epochs, 600-1500."""
+    """Train on ``data`` (labelled) with Adam and random translations; ``steps`` default ~2 epochs, 300-1000."""
     if data.labels is None:
         raise GanpriorError("a classifier needs labelled images (class sub-folders)")
     from tqdm import tqdm
@@ -96,7 +96,7 @@ def train_classifier(
     gen = torch.Generator().manual_seed(seed)
     n, c, res, _ = data.images.shape
     model = SmallClassifier(res, c, len(data.class_names))
-    steps = steps or int(min(1500, max(600, 2 * n / batch)))
+    steps = steps or int(min(1000, max(300, 2 * n / batch)))
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
     model.train()

@@ -119,7 +119,7 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(G: nn.Module, batch: int = 256, batches: int = 16, seed: int = 0) -> nn.Module:
+def recalibrate_batchnorm(G: nn.Module, batch: int = 128, batches: int = 8, seed: int = 0) -> nn.Module:
     """Standing statistics: set every BatchNorm's running mean/var to the average over fresh samples.
 
     The EMA generator's weights never ran in train mode, so its running statistics (copied from the
@@ -202,6 +202,7 @@ class Trainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), cfg.lr_d, betas=cfg.betas)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.step, self.wall_time = 0, 0.0
+        self._exported: tuple[int, nn.Module] | None = None
         sample_gen = torch.Generator().manual_seed(cfg.seed + 1)
         n_rows = max(1, min(self.num_classes, 10)) if self.num_classes else 8
         self.sample_z = self.G.sample_latent(n_rows * 8, generator=sample_gen)
@@ -298,8 +299,11 @@ class Trainer:
 
     # -------------------------------------------------------------------- samples / export
     def exported_generator(self) -> nn.Module:
-        """A copy of the EMA generator with standing batch-norm statistics, in eval mode."""
-        return recalibrate_batchnorm(copy.deepcopy(self.G_ema), seed=self.cfg.seed + 2)
+        """A copy of the EMA generator with standing batch-norm statistics, in eval mode (cached per step)."""
+        if self._exported is None or self._exported[0] != self.step:
+            G = recalibrate_batchnorm(copy.deepcopy(self.G_ema), seed=self.cfg.seed + 2)
+            self._exported = (self.step, G.requires_grad_(False))
+        return self._exported[1]
 
     @torch.no_grad()
     def samples(self) -> Tensor:
@@ -352,7 +356,7 @@ class Trainer:
         card["samples"] = "samples.png"
         if scores is not None:
             card["scores"] = scores
-        G = self.exported_generator()
+        G = copy.deepcopy(self.exported_generator())
         D = copy.deepcopy(self.D).eval()
         path = self.out / MODEL
         save_prior(path, Prior(card["name"], G, D, card))  # type: ignore[arg-type]

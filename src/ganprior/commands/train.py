@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="DiffAugment policy: auto (on for < 20k images), none, or e.g. color,translation,cutout",
     )
     parser.add_argument("--g-width", type=int, default=256, help="generator width at 4x4")
+    parser.add_argument("--g-min-width", type=int, default=32, help="generator width floor (its last blocks)")
     parser.add_argument("--d-width", type=int, default=64, help="discriminator width of its first block")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -68,7 +69,10 @@ def command_line(args: argparse.Namespace) -> str:
     if args.conditional:
         parts.append("--conditional")
     parts += ["--steps", str(args.steps), "--batch", str(args.batch), "--lr", str(args.lr)]
-    parts += ["--augment", args.augment, "--g-width", str(args.g_width), "--d-width", str(args.d_width)]
+    parts += ["--augment", args.augment, "--g-width", str(args.g_width)]
+    if args.g_min_width != 32:
+        parts += ["--g-min-width", str(args.g_min_width)]
+    parts += ["--d-width", str(args.d_width)]
     parts += ["--seed", str(args.seed)]
     if args.threads:
         parts += ["--threads", str(args.threads)]
@@ -103,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         augment=args.augment,
         g_width=args.g_width,
         d_width=args.d_width,
+        generator_options={} if args.g_min_width == 32 else {"min_width": args.g_min_width},
         seed=args.seed,
         sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every,

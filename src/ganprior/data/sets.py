@@ -59,7 +59,7 @@ def to_tensor(pixels: np.ndarray, resolution: int, channels: int, background: in
         pixels = np.pad(pixels, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=background)
     elif (h, w) != (resolution, resolution):
         pixels = np.stack([_resize(p, resolution) for p in pixels])
-    images = torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float()
+    images = torch.from_numpy(np.array(pixels)).permute(0, 3, 1, 2).float()
     if c == 1 and channels == 3:
         images = images.expand(-1, 3, -1, -1)
     elif c == 3 and channels == 1:
