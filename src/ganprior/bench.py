@@ -258,3 +258,7 @@ SUITES |= RGI_SUITES
 from .bench_dgp import DGP_SUITES  # noqa: E402  (registers the issue-4 suites)
 
 SUITES |= DGP_SUITES
+
+from .bench_mgan import MGAN_SUITES  # noqa: E402  (registers the issue-5 suites)
+
+SUITES |= MGAN_SUITES
