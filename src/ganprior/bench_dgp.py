@@ -163,15 +163,21 @@ def ablation_table(subject: Subject, options: BenchOptions) -> Table:
 
 def schedules_table(items: Sequence[Subject]) -> Table:
     """The reference schedules next to the scaled ones our models ran."""
-    rows = []
-    for task in REFERENCE:
-        rows += [
-            {"schedule": "reference (BigGAN-128, 7 groups)", "task": task} | r for r in REFERENCE[task].rows()
-        ]
-        for s in items:
-            g = s.prior.generator
-            label = f"{s.prior.name} ({len(parameter_groups(g))} groups)"
-            rows += [{"schedule": label, "task": task} | r for r in task_schedule(task, g).rows()]
+    listed = [("reference (BigGAN-128, 7 groups)", REFERENCE)]
+    listed += [
+        (
+            f"{s.prior.name} ({len(parameter_groups(s.prior.generator))} groups)",
+            {t: task_schedule(t, s.prior.generator) for t in REFERENCE},
+        )
+        for s in items
+    ]
+    rows = [
+        {"schedule": label, "task": task}
+        | {k: f"{v:g}" if isinstance(v, float) else v for k, v in row.items()}
+        for task in REFERENCE
+        for label, schedules in listed
+        for row in schedules[task].rows()
+    ]
     return Table(
         "dgp_schedules",
         "DGP schedules: the reference's and the scaled ones that ran",
