@@ -8,9 +8,12 @@ import torch
 from torch import nn
 
 from ganprior.checkpoint import Prior
+from ganprior.cli import main
 from ganprior.degrade import Mask, Operator
+from ganprior.imageio import save_image
 from ganprior.models import DCGANGenerator, SNGANGenerator
 from ganprior.pipeline import restore
+from ganprior.semantic import brightness, change_rate, find_direction, fit_direction, move, size
 from ganprior.solvers import InvertConfig, invert
 from ganprior.solvers.mgan import TASK_PRESETS, MGANConfig, composition_stage, fuse, mgan
 
@@ -99,3 +102,42 @@ def test_restore_runs_mgan_for_every_task() -> None:
         out = restore(prior, clean, task, "mgan", simulate=True, steps=2, factor=2)
         assert out.restored.shape == clean.shape
         assert out.result.latent.shape == (2, TASK_PRESETS[task]["codes"], 8)
+
+
+def test_fit_direction_recovers_a_planted_linear_attribute() -> None:
+    rng = torch.Generator().manual_seed(0)
+    z = torch.randn(600, 8, generator=rng)
+    planted = torch.nn.functional.normalize(torch.randn(8, generator=rng), dim=0)
+    direction = fit_direction(z, z @ planted + 0.1 * torch.randn(600, generator=rng))
+    assert float(direction.normal @ planted) > 0.9
+    assert direction.accuracy > 0.9
+
+
+def test_measured_attributes_and_change_rate() -> None:
+    dark, light = torch.full((1, 3, 8, 8), -0.8), torch.full((1, 3, 8, 8), 0.6)
+    assert brightness(dark) < brightness(light)
+    blob = torch.full((1, 1, 8, 8), -1.0)
+    blob[..., 2:6, 2:6] = 1
+    assert torch.isclose(size(blob), torch.tensor(16 / 64))
+    scores = torch.tensor([[0.1, 0.2, 0.3], [0.5, 0.2, 0.1]])  # image 0 moves as asked, image 1 backwards
+    assert change_rate(scores, [-1, 0, 1]) == 0.5
+
+
+def test_moving_codes_along_a_brightness_direction_changes_brightness() -> None:
+    g = tiny_dcgan()
+    direction = find_direction(g, brightness, samples=400)
+    target = g(torch.randn(3, 8, generator=torch.Generator().manual_seed(1))).detach()
+    result = mgan(g, target, Operator(), MGANConfig(steps=10, init_samples=20, codes=3, layer=2))
+    frames = move(g, result.latent, None, direction, [-2.0, 0.0, 2.0], result.extras["alpha"], 2)
+    scores = brightness(frames.flatten(0, 1)).view(3, 3)
+    assert change_rate(scores, [-2.0, 0.0, 2.0]) >= 5 / 6
+
+
+def test_edit_direction_command(tiny_checkpoint, tmp_path) -> None:
+    image = tmp_path / "in.png"
+    save_image(torch.rand(3, 16, 16) * 2 - 1, image)
+    out = tmp_path / "out"
+    common = ["--model", str(tiny_checkpoint), "--steps", "2", "--samples", "40", "--out", str(out)]
+    assert main(["edit", "direction", str(image), "--attribute", "brightness", *common]) == 0
+    assert (out / "direction.png").exists() and (out / "direction.json").exists()
+    assert main(["edit", "direction", str(image), "--attribute", "class:1", *common, "--overwrite"]) == 2

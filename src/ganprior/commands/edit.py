@@ -168,3 +168,8 @@ def run(args: argparse.Namespace) -> int:
     for path in ACTIONS[args.action].run(args, prior, out):
         print(path)
     return 0
+
+
+from .edit_direction import DIRECTION  # noqa: E402  (issue 5: semantic editing with mGANprior)
+
+ACTIONS["direction"] = DIRECTION
