@@ -142,28 +142,29 @@ def calibrate(
     seed: int = 0,
     lambda_quantile: float = 0.99,
     threshold_quantile: float = 0.999,
+    thresholds: bool = True,
 ) -> dict[str, Any]:
     """λ and thresholds of ``method`` from normal images (N, C, H, W) alone (see the module doc).
 
-    λ comes from the first half of the images, the thresholds from the second half.
+    λ comes from the first half of the images, the thresholds from the second half; with
+    ``thresholds`` False (mask-free inpainting needs λ only) all images serve λ.
     """
-    half = normal.shape[0] // 2
+    half = normal.shape[0] // 2 if thresholds else normal.shape[0]
     if half < 1:
         raise GanpriorError("calibration needs at least 2 normal images")
     fit_set, threshold_set = normal[:half], normal[half:]
-    lam = None
+    out: dict[str, Any] = {"steps": steps, "normal_images": normal.shape[0]}
     if method in MASK_FREE:
         frozen = _run(prior, fit_set, method, 0.0, steps, seed, lr_mask=0.0)
         squared = (fit_set - frozen.image).square().sum(1)
         floor = residual_lambda(normal.shape[1], MIN_RESIDUAL)
-        lam = max(2 * float(torch.quantile(squared.flatten(), lambda_quantile)), floor)
-    maps, _ = anomaly_maps(prior, threshold_set, method, lam, steps, seed)
-    return {
-        "lambda": lam,
-        "threshold": float(torch.quantile(maps.flatten(), threshold_quantile)),
-        "image_threshold": float(image_scores(maps).max()),
-        "lambda_quantile": lambda_quantile,
-        "threshold_quantile": threshold_quantile,
-        "steps": steps,
-        "normal_images": normal.shape[0],
-    }
+        quantile = float(torch.quantile(squared.flatten(), lambda_quantile))
+        out |= {"lambda": max(2 * quantile, floor), "lambda_quantile": lambda_quantile}
+    if thresholds:
+        maps, _ = anomaly_maps(prior, threshold_set, method, out.get("lambda"), steps, seed)
+        out |= {
+            "threshold": float(torch.quantile(maps.flatten(), threshold_quantile)),
+            "image_threshold": float(image_scores(maps).max()),
+            "threshold_quantile": threshold_quantile,
+        }
+    return out

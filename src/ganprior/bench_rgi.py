@@ -1,6 +1,6 @@
 """Benchmarks of RGI / R-RGI (issue 6): mask-free inpainting, λ sensitivity, anomaly detection.
 
-- ``rgi-inpaint``: face64 on held-out real LFW faces, free-form strokes corrupted with −1 + N(0, 1);
+- ``rgi-inpaint``: face64 (LFW faces) and fashion32 (Fashion-MNIST test), free-form strokes corrupted with −1 + N(0, 1);
   RGI/R-RGI (no mask given) against inversion given the true mask (oracle) and plain inversion
   without a mask; IoU of the detected mask; then PSNR/IoU as λ moves around the calibrated value.
 - ``rgi-anomaly``: the texture models on held-out crops with synthetic defects; R-RGI, RGI, the
@@ -25,6 +25,7 @@ from .anomaly import anomaly_maps, auroc, calibrate, dice_iou, image_scores, per
 from .bench import BenchOptions, Table, images_tensor, median
 from .checkpoint import Prior, load_prior, save_prior
 from .corruption import Corruption
+from .data import load_dataset
 from .defects import DEFECT_KINDS, paint_defects
 from .degrade import Mask
 from .masks import make_mask
@@ -37,26 +38,38 @@ from .solvers.rgi import rgi
 from .texture_crops import TEXTURES, texture_crops
 from .zoo import BUNDLED_DIR
 
-LAMBDA_FACTORS = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
-FACE_CALIBRATION = slice(84, 100)  # LFW faces used to calibrate face64, never benchmarked
+LAMBDA_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+INPAINT_MODELS = {
+    "face64": "LFW real faces (25×25 gray, fitted to 64×64 RGB)",
+    "fashion32": "Fashion-MNIST test",
+}
 
 
-def corrupted_faces(prior: Prior, count: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
-    """``count`` LFW faces fitted to ``prior``, seeded strokes masks (N, 1, H, W) (1 = intact) and
-    the observations with the strokes replaced by −1 + N(0, 1)."""
-    res = prior.generator.resolution
-    clean = images_tensor([img for _, img in examples.lfw_faces(count)], prior)
+def inpaint_images(model: str, prior: Prior, count: int, calibration: bool = False) -> Tensor:
+    """Held-out real images for ``model``: LFW faces (face64) or Fashion-MNIST test images (fashion32),
+    (N, C, H, W). ``calibration``: the last 8 of the set instead, never benchmarked."""
+    if model == "face64":
+        faces = examples.lfw_faces(100)
+        chosen = faces[-8:] if calibration else faces[:count]
+        return images_tensor([img for _, img in chosen], prior)
+    test = load_dataset("fashion-mnist", "test", prior.generator.resolution, prior.generator.channels).images
+    return test[-8:] if calibration else test[:count]
+
+
+def corrupt(clean: Tensor, seed: int) -> tuple[Tensor, Tensor]:
+    """Seeded free-form strokes masks (N, 1, H, W) (1 = intact) and the observations of ``clean``
+    with the strokes replaced by −1 + N(0, 1)."""
+    res = clean.shape[-1]
     masks = torch.stack(
-        [make_mask("strokes", res, torch.Generator().manual_seed(100 + seed + i)) for i in range(count)]
+        [make_mask("strokes", res, torch.Generator().manual_seed(100 + seed + i)) for i in range(len(clean))]
     )
-    observed = Corruption(masks).simulate(clean, torch.Generator().manual_seed(seed))
-    return clean, masks, observed
+    return masks, Corruption(masks).simulate(clean, torch.Generator().manual_seed(seed))
 
 
 def _inpaint_row(
     prior: Prior, method: str, clean: Tensor, masks: Tensor, observed: Tensor, **kw: Any
 ) -> dict:
-    """One method on the corrupted faces: median PSNR/SSIM (full, hole), detected-mask IoU, s/image."""
+    """One method on the corrupted images: median PSNR/SSIM (full, hole), detected-mask IoU, s/image."""
     started = time.perf_counter()
     if method == "invert (no mask)":
         out = restore(
@@ -77,28 +90,34 @@ def _inpaint_row(
 
 
 def inpaint_suite(options: BenchOptions) -> list[Table]:
-    """Issue 6: mask-free inpainting with RGI/R-RGI vs oracle and plain inversion (face64, LFW); λ sweep."""
-    prior = zoo.load("face64", options.device)
-    count, steps = (4, 60) if options.quick else (16, None)
-    clean, masks, observed = corrupted_faces(prior, count, options.seed)
-    methods = ["invert (true mask, oracle)", "invert (no mask)", *MASK_FREE]
-    rows = [_inpaint_row(prior, m, clean, masks, observed, steps=steps, seed=options.seed) for m in methods]
-    hole = float((1 - masks).mean())
+    """Issue 6: mask-free inpainting with RGI/R-RGI vs oracle and plain inversion (face64, fashion32); λ sweep."""
+    count, steps = (4, 60) if options.quick else (8, None)
+    rows, tables = [], []
+    for model, data in INPAINT_MODELS.items():
+        if model not in zoo.model_names():
+            continue
+        prior = zoo.load(model, options.device)
+        clean = inpaint_images(model, prior, count)
+        masks, observed = corrupt(clean, options.seed)
+        for method in ["invert (true mask, oracle)", "invert (no mask)", *MASK_FREE]:
+            row = _inpaint_row(prior, method, clean, masks, observed, steps=steps, seed=options.seed)
+            rows.append({"model": model, "data": data, "hole %": 100 * float((1 - masks).mean()), **row})
+        tables.append(lambda_table(prior, clean[:4], masks[:4], observed[:4], steps, options.seed))
     quality = Table(
-        "rgi_inpaint_face64",
-        "Mask-free inpainting with RGI / R-RGI (face64, real LFW faces)",
-        f"Protocol: {count} held-out LFW faces (25×25 gray photographs fitted to 64×64 RGB); per image a seeded "
-        f"free-form strokes hole ({100 * hole:.0f}% of pixels on average) replaced by −1 + N(0, 1) per channel "
-        "(RGI's corruption). rgi/rrgi get only the corrupted image (no mask) and the λ calibrated for face64 "
-        "(pretrained/calibration.json); their restoration keeps the observation where the detected mask says "
-        "intact. The oracle inverts with the true mask and keeps the known pixels; plain inversion fits the whole "
-        "corrupted image and its output is G(z*). PSNR/SSIM on [0, 1] intensities, full image and hole only; "
-        "mask IoU between the detected and the true corrupted pixels. Steps: the methods' presets "
-        f"({steps or 'invert 600, rgi/rrgi 800 (R-RGI fine-tunes G from step 600)'}). Timings on a shared, "
-        "contended 2-core CPU.",
+        "rgi_inpaint",
+        "Mask-free inpainting with RGI / R-RGI on held-out real images",
+        f"Protocol: {count} held-out real images per model; per image a seeded free-form strokes hole replaced by "
+        "−1 + N(0, 1) per channel (RGI's corruption). rgi/rrgi get only the corrupted image (no mask) and the λ "
+        "calibrated once per model on 8 other held-out images (pretrained/calibration.json, "
+        "`python -m ganprior.bench_rgi MODEL`); their restoration keeps the observation where the detected mask "
+        "says intact. The oracle inverts with the true mask and keeps the known pixels; plain inversion fits the "
+        "whole corrupted image and its output is G(z*). PSNR/SSIM on [0, 1] intensities, full image and hole only; "
+        "mask IoU between the detected (|M| > 0.5) and the true corrupted pixels. Steps: the presets "
+        f"({steps or 'invert 600, rgi/rrgi 800; R-RGI fine-tunes G from step 600 with the mask frozen'}). Timings "
+        "on a shared, heavily contended 2-core CPU.",
         rows,
     )
-    return [quality, lambda_table(prior, clean[:8], masks[:8], observed[:8], steps, options.seed)]
+    return [quality, *tables]
 
 
 def lambda_table(
@@ -106,28 +125,27 @@ def lambda_table(
 ) -> Table:
     """PSNR and mask IoU of RGI as λ = factor × the calibrated λ."""
     rows = []
-    for method in MASK_FREE:
-        base = model_lambda(prior, method)
-        for factor in LAMBDA_FACTORS:
-            result = rgi(prior.generator, observed, preset(method, "inpaint", base * factor, steps, seed))
-            restored = Mask(1 - result.mask).project(result.image, observed).clamp(-1, 1)
-            scores = measure(restored, clean, Corruption(masks))
-            rows.append(
-                {
-                    "method": method,
-                    "λ / calibrated": factor,
-                    "λ": base * factor,
-                    "psnr (median)": median(scores["psnr"]),
-                    "psnr_hole (median)": median(scores["psnr_hole"]),
-                    "mask IoU (median)": median(dice_iou(result.mask, 1 - masks)[1]),
-                }
-            )
+    base = model_lambda(prior, "rgi")
+    for factor in LAMBDA_FACTORS:
+        result = rgi(prior.generator, observed, preset("rgi", "inpaint", base * factor, steps, seed))
+        restored = Mask(1 - result.mask).project(result.image, observed).clamp(-1, 1)
+        scores = measure(restored, clean, Corruption(masks))
+        rows.append(
+            {
+                "method": "rgi",
+                "λ / calibrated": factor,
+                "λ": base * factor,
+                "psnr (median)": median(scores["psnr"]),
+                "psnr_hole (median)": median(scores["psnr_hole"]),
+                "mask IoU (median)": median(dice_iou(result.mask, 1 - masks)[1]),
+            }
+        )
     return Table(
-        "rgi_lambda_face64",
-        "Sensitivity of mask-free inpainting to λ (face64, real LFW faces)",
-        f"Protocol: the first {len(clean)} images of rgi_inpaint_face64, same corruption, seeds and steps; λ = "
+        f"rgi_lambda_{prior.name}",
+        f"Sensitivity of mask-free inpainting to λ ({prior.name})",
+        f"Protocol: the first {len(clean)} images of rgi_inpaint, same corruption, seeds and steps; λ = "
         "factor × the calibrated λ of the method (λ/2 is the squared-residual level above which a pixel can be "
-        "flagged). Same metrics as rgi_inpaint_face64.",
+        "flagged). Same metrics as rgi_inpaint.",
         rows,
     )
 
@@ -275,20 +293,21 @@ def ship(runs: list[Path], steps: int | None = None) -> None:
         print(prior.name, prior.card["calibration"])
 
 
-def calibrate_face64(steps: int | None = None) -> None:
-    """λ of rgi/rrgi for face64 from LFW faces 84–99 (never benchmarked) -> pretrained/calibration.json."""
-    prior = zoo.load("face64")
-    normal = images_tensor([img for _, img in examples.lfw_faces(100)[FACE_CALIBRATION]], prior)
+def calibrate_inpainting(model: str, steps: int | None = None) -> None:
+    """λ for mask-free inpainting with ``model`` (used by rgi and rrgi) from the 8 calibration images of
+    ``inpaint_images`` -> pretrained/calibration.json."""
+    prior = zoo.load(model)
+    normal = inpaint_images(model, prior, 0, calibration=True)
     stored = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.exists() else {}
-    stored["face64"] = {method: calibrate(prior, normal, method, steps) for method in MASK_FREE}
+    stored[model] = {"rgi": calibrate(prior, normal, "rgi", steps, thresholds=False)}
     write_json(stored, CALIBRATION_FILE)
-    print(stored["face64"])
+    print(model, stored[model])
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="calibrate models for RGI / R-RGI")
-    parser.add_argument("what", choices=["ship", "face64"])
+    parser.add_argument("what", choices=["ship", *INPAINT_MODELS])
     parser.add_argument("runs", nargs="*", type=Path, help="training output folders (ship)")
     parser.add_argument("--steps", type=int)
     cli = parser.parse_args()
-    ship(cli.runs, cli.steps) if cli.what == "ship" else calibrate_face64(cli.steps)
+    ship(cli.runs, cli.steps) if cli.what == "ship" else calibrate_inpainting(cli.what, cli.steps)

@@ -88,7 +88,8 @@ def _solver(method: str):
     ) -> Result:
         if task != "inpaint":
             raise GanpriorError(f"{method} does mask-free inpainting: use --task inpaint, not {task}")
-        config = preset(method, "inpaint", model_lambda(prior, method), steps, seed)
+        # the mask is settled while G is frozen (R-RGI freezes it when G starts fine-tuning): RGI's λ
+        config = preset(method, "inpaint", model_lambda(prior, "rgi"), steps, seed)
         return rgi(prior.generator, observation, config, prior.discriminator, callback=callback)
 
     solve.__doc__ = f"{method.upper()} mask-free inpainting with the model's calibrated λ."
