@@ -3,6 +3,8 @@ batch independence, masked loss, class-conditional generators and the restore en
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -141,3 +143,18 @@ def test_edit_direction_command(tiny_checkpoint, tmp_path) -> None:
     assert main(["edit", "direction", str(image), "--attribute", "brightness", *common]) == 0
     assert (out / "direction.png").exists() and (out / "direction.json").exists()
     assert main(["edit", "direction", str(image), "--attribute", "class:1", *common, "--overwrite"]) == 2
+
+
+def test_restore_command_takes_mgan_options(tiny_checkpoint, tmp_path) -> None:
+    image = tmp_path / "in.png"
+    save_image(torch.rand(3, 16, 16) * 2 - 1, image)
+    common = [str(image), "--model", str(tiny_checkpoint), "--task", "denoise", "--simulate", "--steps", "2"]
+    options = ["--method-option", "codes=3", "--method-option", "layer=1"]
+    assert main(["restore", *common, "--method", "mgan", *options, "--out", str(tmp_path / "a")]) == 0
+    report = json.loads((tmp_path / "a" / "in.json").read_text())
+    assert report["settings"]["method_option"] == ["codes=3", "layer=1"]
+    bad_stage = ["--method-option", "layer=9"]
+    assert main(["restore", *common, "--method", "mgan", *bad_stage, "--out", str(tmp_path / "b")]) == 2
+    unknown = ["--method-option", "colour=1"]
+    assert main(["restore", *common, "--method", "mgan", *unknown, "--out", str(tmp_path / "c")]) == 2
+    assert main(["restore", *common, "--method", "invert", *options, "--out", str(tmp_path / "d")]) == 2

@@ -3,6 +3,8 @@ observations, run a method in batches, project onto the observation, and measure
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -74,15 +76,23 @@ def restore(
     seed: int = 0,
     batch_size: int = 16,
     callback: Callable[[int, int], Callback] | None = None,
+    options: dict[str, object] | None = None,
 ) -> Restoration:
     """Restore N images with ``method`` for ``task``.
 
     images: clean images (N, C, H, W) when ``simulate`` (they are degraded here, seeded, and serve
     as the reference), else observations already shaped as the task's operator outputs them.
     mask: (N or 1, 1, H, W) for inpainting. callback(batch_index, batch_count) -> a per-step Callback.
+    options: keyword settings for methods whose solve function takes them (e.g. mgan's codes, layer).
     """
     if method not in METHODS:
         raise GanpriorError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    solve = METHODS[method]
+    if options:
+        kinds = [p.kind for p in inspect.signature(solve).parameters.values()]
+        if inspect.Parameter.VAR_KEYWORD not in kinds:
+            raise GanpriorError(f"method {method!r} takes no options; drop --method-option")
+        solve = functools.partial(solve, **options)
     g = prior.generator
     device = next(g.parameters()).device
     operator = build_operator(task, g.resolution, g.channels, mask=mask, factor=factor, sigma=sigma)
@@ -104,9 +114,7 @@ def restore(
         index = list(range(start, min(start + batch_size, n)))
         step_callback = callback(b, len(starts)) if callback else None
         results.append(
-            METHODS[method](
-                prior, observation[index], operator.select(index), task, steps, seed, step_callback
-            )
+            solve(prior, observation[index], operator.select(index), task, steps, seed, step_callback)
         )
     result = _concat(results)
     # a method that located the corrupted pixels itself keeps the observation everywhere else

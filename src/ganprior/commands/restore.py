@@ -101,6 +101,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--steps", type=int, help="optimisation steps (default: the method's preset)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial latents and the simulation")
+    parser.add_argument(
+        "--method-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the method, repeatable, e.g. --method-option codes=20 --method-option layer=2 (mgan)",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="images solved at once (default 16)")
     parser.add_argument(
         "--simulate", action="store_true", help="inputs are clean: degrade them first, report metrics"
@@ -192,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         callback=per_batch,
+        options=parse_options(args.method_option),
     )
     bar.close()
     seconds = time.perf_counter() - started

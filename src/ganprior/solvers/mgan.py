@@ -15,13 +15,14 @@ inversion.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 from torch import Tensor
 
 from ..checkpoint import Prior
 from ..degrade import Operator
+from ..errors import GanpriorError
 from ..losses import FeatureNet
 from ..models import StagedGenerator
 from .base import Callback, Result
@@ -111,6 +112,15 @@ def initial_codes(
     return codes, labels
 
 
+def check_config(generator: StagedGenerator, config: MGANConfig) -> int:
+    """Raise ValueError for settings ``generator`` cannot take; returns the composition stage ℓ."""
+    if config.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {OPTIMIZERS}")
+    if config.codes < 1:
+        raise ValueError(f"need at least one latent code, got {config.codes}")
+    return composition_stage(generator, config.layer)
+
+
 def mgan(
     generator: StagedGenerator,
     observation: Tensor,
@@ -125,14 +135,10 @@ def mgan(
     and ``layer`` (the stage index ℓ), which ``fuse`` turns back into the image.
     """
     config = config or MGANConfig()
-    if config.optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {OPTIMIZERS}")
-    if config.codes < 1:
-        raise ValueError(f"need at least one latent code, got {config.codes}")
+    stage = check_config(generator, config)
     started = time.perf_counter()
     generator.eval().requires_grad_(False)
     b = observation.shape[0]
-    stage = composition_stage(generator, config.layer)
     codes0, labels = initial_codes(generator, observation, operator, config)
     classes = generator.class_vector(labels, b) if labels is not None else None
     z = codes0.detach().clone().requires_grad_(True)
@@ -194,6 +200,18 @@ def solve_mgan(
     steps: int | None,
     seed: int,
     callback: Callback | None,
+    **options: object,
 ) -> Result:
-    """mGANprior with the task's preset (pixel MSE in the degraded space, Adam)."""
-    return mgan(prior.generator, observation, operator, task_config(task, steps, seed), callback=callback)
+    """mGANprior with the task's preset (pixel MSE in the degraded space, Adam); ``options`` override
+    ``MGANConfig`` fields (``codes``, ``layer``, ``optimizer``, ``lr``, ...)."""
+    config = task_config(task, steps, seed)
+    unknown = sorted(set(options) - {f.name for f in fields(MGANConfig)})
+    if unknown:
+        known = ", ".join(f.name for f in fields(MGANConfig) if f.name not in ("steps", "seed"))
+        raise GanpriorError(f"mgan has no option {unknown[0]!r}; its options: {known}")
+    config = replace(config, **options)
+    try:
+        check_config(prior.generator, config)
+    except ValueError as exc:
+        raise GanpriorError(f"mgan: {exc}") from exc
+    return mgan(prior.generator, observation, operator, config, callback=callback)
