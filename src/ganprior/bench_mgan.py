@@ -13,7 +13,7 @@ Tables (``benchmarks/results/mgan_*``) and a plot:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +43,10 @@ RECONSTRUCTION = (
 )
 
 
-def _models(options: BenchOptions) -> list[tuple[Prior, str, Tensor]]:
-    """Every zoo model with held-out real test images: (prior, data name, images)."""
+def _models(options: BenchOptions, names: Sequence[str] = tuple(PLAN)) -> list[tuple[Prior, str, Tensor]]:
+    """The zoo models among ``names`` with held-out real test images: (prior, data name, images)."""
     out = []
-    for name in PLAN:
+    for name in names:
         if name not in zoo.model_names():
             continue
         data, images = test_images(name, 2 if options.quick else 6, options.seed)
@@ -151,11 +151,11 @@ def line_plot(series: dict[str, list[tuple[float, float]]], baseline: float, pat
     return path
 
 
-def layers_suite(options: BenchOptions) -> list[Table]:
-    """Issue 5's layer-wise analysis on every model with held-out real images."""
+def layers_suite(options: BenchOptions, names: Sequence[str] = tuple(PLAN)) -> list[Table]:
+    """Issue 5's layer-wise analysis on every model among ``names`` with held-out real images."""
     steps = 20 if options.quick else 150
     tables = []
-    for prior, data, images in _models(options):
+    for prior, data, images in _models(options, names):
         rows = layer_rows(prior, data, images, steps, options.seed, (1, 5) if options.quick else CODES)
         name = f"mgan_layers_{prior.name}"
         series = {
@@ -284,4 +284,14 @@ def edit_suite(options: BenchOptions) -> list[Table]:
     ]
 
 
-MGAN_SUITES = {"mgan-layers": layers_suite, "mgan": mgan_suite, "mgan-edit": edit_suite}
+def _layers_of(name: str) -> Callable[[BenchOptions], list[Table]]:
+    def suite(options: BenchOptions) -> list[Table]:
+        return layers_suite(options, (name,))
+
+    suite.__doc__ = f"The layer-wise analysis on {name} only."
+    return suite
+
+
+MGAN_SUITES = {"mgan-layers": layers_suite, "mgan": mgan_suite, "mgan-edit": edit_suite} | {
+    f"mgan-layers-{name}": _layers_of(name) for name in PLAN
+}
