@@ -202,3 +202,19 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize(("name", "res", "channels"), [("fashion32", 32, 1), ("emoji64", 64, 3)])
+def test_shipped_priors_load_offline_with_their_discriminator_and_classifier(name, res, channels):
+    if name not in zoo.model_names():
+        pytest.skip(f"{name} is not shipped in this checkout")
+    prior = zoo.load(name)
+    G, D, card = prior.generator, prior.discriminator, prior.card
+    assert D is not None and G.resolution == res and G.channels == channels
+    assert card["source"].startswith("trained by ganprior: ganprior train") and card["classes"]
+    y = torch.arange(2) % max(G.num_classes, 1) if G.num_classes else None
+    with torch.no_grad():
+        x = G(torch.randn(2, G.latent_dim), y)
+        assert x.shape == (2, channels, res, res) and D(x, y).shape == (2,)
+    classifier = load_classifier(name)
+    assert classifier.card["classes"] == card["classes"] and classifier(x).shape == (2, len(card["classes"]))

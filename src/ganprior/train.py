@@ -42,6 +42,7 @@ from .models import build
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.safetensors"
 SMALL_SET = 20_000
+_NORMS = {"bn": "batch norm with standing statistics", "pixel": "pixel norm"}
 
 
 @dataclass
@@ -322,8 +323,9 @@ class Trainer:
             "channels": self.channels,
             "classes": list(data.class_names) if self.num_classes else [],
             "architecture": (
-                f"{cfg.arch}: staged generator ({_params(self.G) / 1e6:.2f}M parameters, pixel norm, "
-                f"{self.G.num_stages} stages) + spectral-norm {'projection ' if self.num_classes else ''}"
+                f"{cfg.arch}: staged generator ({_params(self.G) / 1e6:.2f}M parameters, "
+                f"{_NORMS.get(self.G.config.get('norm', ''), 'no norm')}, {self.G.num_stages} stages) + "
+                f"spectral-norm {'projection ' if self.num_classes else ''}"
                 f"discriminator ({_params(self.D) / 1e6:.2f}M parameters)"
             ),
             "data": {
