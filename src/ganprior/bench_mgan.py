@@ -27,7 +27,7 @@ from .checkpoint import Prior
 from .classifier import bundled_classifiers, load_classifier
 from .degrade import Operator
 from .metrics import psnr
-from .semantic import edit_attribute, resolve_attribute
+from .semantic import edit_attribute, reconstruct, resolve_attribute
 from .solvers import InvertConfig, invert
 from .solvers.mgan import MGANConfig, mgan
 
@@ -260,11 +260,10 @@ def edit_rows(
     steps = 20 if options.quick else None
     classifier = load_classifier(prior.name) if prior.name in bundled_classifiers() else None
     rows = []
+    rec = reconstruct(prior, images, steps, options.seed)
     for name in attributes:
         attribute = resolve_attribute(name, prior, classifier)
-        edit = edit_attribute(
-            prior, images, attribute, strengths, steps, 200 if options.quick else 2000, options.seed
-        )
+        edit = edit_attribute(prior, rec, attribute, strengths, 200 if options.quick else 2000, options.seed)
         rows.append(
             {"model": prior.name, "data": data, "images": len(images), "attribute": name}
             | {"direction accuracy": edit.direction.accuracy, "change rate": edit.rate}
@@ -276,7 +275,7 @@ def edit_rows(
 def edit_suite(options: BenchOptions) -> list[Table]:
     """How often ``ganprior edit direction`` moves the targeted attribute the intended way."""
     rows = []
-    for prior, data, images in _models(options, count=None):
+    for prior, data, images in _models(options, count=8):
         attributes = ["brightness", "contrast", "size"]
         if prior.name in bundled_classifiers():
             names = prior.card.get("classes") or []

@@ -193,24 +193,26 @@ class SemanticEdit:
     rate: float
 
 
+def reconstruct(prior: Prior, images: Tensor, steps: int | None = None, seed: int = 0) -> Result:
+    """mGANprior reconstructions of N images (N, C, H, W) with the ``edit`` preset."""
+    return mgan(prior.generator, images, Operator(), task_config("edit", steps, seed))
+
+
 def edit_attribute(
     prior: Prior,
-    images: Tensor,
+    reconstruction: Result,
     attribute: Attribute,
     strengths: Sequence[float],
-    steps: int | None = None,
     samples: int = 2000,
     seed: int = 0,
 ) -> SemanticEdit:
-    """Invert N images (N, C, H, W) with mGANprior (the ``edit`` preset), then move every code along
-    the attribute's direction by each strength (include 0 to measure the change rate)."""
+    """Move every code of an mGANprior ``reconstruction`` along the attribute's direction by each
+    strength (include 0 to measure the change rate)."""
     g = prior.generator
-    result = mgan(g, images, Operator(), task_config("edit", steps, seed))
     direction = find_direction(g, attribute, samples, seed)
-    frames = move(
-        g, result.latent, result.classes, direction, strengths, result.extras["alpha"], result.extras["layer"]
-    )
+    r = reconstruction
+    frames = move(g, r.latent, r.classes, direction, strengths, r.extras["alpha"], r.extras["layer"])
     with torch.no_grad():
-        scores = attribute(frames.flatten(0, 1)).view(len(images), len(strengths))
+        scores = attribute(frames.flatten(0, 1)).view(len(frames), len(strengths))
     rate = change_rate(scores, strengths) if 0 in strengths else float("nan")
-    return SemanticEdit(result, direction, frames, scores, rate)
+    return SemanticEdit(r, direction, frames, scores, rate)

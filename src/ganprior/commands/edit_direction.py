@@ -12,7 +12,7 @@ from ..classifier import bundled_classifiers, load_classifier
 from ..errors import GanpriorError
 from ..imageio import grid, save_image
 from ..report import write_json
-from ..semantic import MEASURES, edit_attribute, resolve_attribute
+from ..semantic import MEASURES, edit_attribute, reconstruct, resolve_attribute
 from .edit import Action, _images
 
 
@@ -49,7 +49,8 @@ def _direction(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
         raise GanpriorError("--samples must be at least 20")
     attribute = resolve_attribute(args.attribute, prior, _classifier(args, prior))
     images = _images(prior, args.inputs)
-    edit = edit_attribute(prior, images, attribute, args.strengths, args.steps, args.samples, args.seed)
+    rec = reconstruct(prior, images, args.steps, args.seed)
+    edit = edit_attribute(prior, rec, attribute, args.strengths, args.samples, args.seed)
     rows = [
         torch.cat([images[i : i + 1], edit.reconstruction.image[i : i + 1], edit.frames[i]])
         for i in range(len(images))
