@@ -73,7 +73,7 @@ def test_images(name: str, count: int, seed: int) -> tuple[str, Tensor]:
 
 
 PLAN = {  # model: (images, tasks); fewer for the costly ones on a shared CPU
-    "fashion32": (16, ("inpaint", "inpaint-ff", "sr", "hybrid")),
+    "fashion32": (16, ("inpaint", "sr")),
     "emoji64": (8, ("inpaint", "sr", "colorize")),
     "face64": (4, ("inpaint", "sr")),
 }
