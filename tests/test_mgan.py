@@ -158,3 +158,25 @@ def test_restore_command_takes_mgan_options(tiny_checkpoint, tmp_path) -> None:
     unknown = ["--method-option", "colour=1"]
     assert main(["restore", *common, "--method", "mgan", *unknown, "--out", str(tmp_path / "c")]) == 2
     assert main(["restore", *common, "--method", "invert", *options, "--out", str(tmp_path / "d")]) == 2
+
+
+def test_a_conditional_generator_gets_a_direction_over_latent_and_class() -> None:
+    torch.manual_seed(0)
+    g = SNGANGenerator(
+        resolution=8, channels=1, latent_dim=6, num_classes=3, class_dim=4, width=8, min_width=8
+    )
+    g.eval()
+
+    def is_class_2(images: torch.Tensor) -> torch.Tensor:  # a stand-in classifier: reads the label back
+        return (
+            (images - g(torch.zeros(len(images), 6), torch.full((len(images),), 2)))
+            .abs()
+            .mean((1, 2, 3))
+            .neg()
+        )
+
+    direction = find_direction(g, is_class_2, samples=300)
+    assert direction.normal.shape == (6 + 3,)
+    assert int(direction.normal[6:].argmax()) == 2
+    frames = move(g, torch.zeros(2, 6), torch.eye(3)[[0, 1]], direction, [0.0, 1.0])
+    assert frames.shape == (2, 2, 1, 8, 8)

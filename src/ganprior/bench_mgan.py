@@ -268,8 +268,17 @@ def edit_rows(
             {"model": prior.name, "data": data, "images": len(images), "attribute": name}
             | {"direction accuracy": edit.direction.accuracy, "change rate": edit.rate}
             | {f"score at {t:+g} (median)": median(edit.scores[:, i]) for i, t in enumerate(strengths)}
+            | (_class_flips(edit.scores[:, 1], edit.scores[:, 2]) if name.startswith("class:") else {})
         )
     return rows
+
+
+def _class_flips(before: Tensor, after: Tensor) -> dict[str, Any]:
+    """Images the classifier did not give class K (probability <= 0.5) at strength 0, and the share of
+    them it does give K after the +3 step."""
+    candidates = before <= 0.5
+    flipped = (after[candidates] > 0.5).float().mean().item() if candidates.any() else float("nan")
+    return {"not K at 0": int(candidates.sum()), "become K at +3": flipped}
 
 
 def edit_suite(options: BenchOptions) -> list[Table]:
@@ -291,7 +300,9 @@ def edit_suite(options: BenchOptions) -> list[Table]:
             "Each image is inverted with mGANprior (the edit preset: 400 Adam steps, 30 codes, ℓ = 4th stage from "
             "the output), every code is moved by -3, 0, +3 along the unit normal, and the attribute is measured "
             "on the renderings. Change rate = share of (image, ±3) pairs whose score moved from the 0 rendering "
-            "in the step's direction.",
+            "in the step's direction; for class:K also the share of images not classified K at 0 (p <= 0.5) that "
+            "are at +3. A class-conditional generator (fashion32) takes its class through the label: its "
+            "direction spans [z, class vector] and both move.",
             rows,
         )
     ]

@@ -85,8 +85,9 @@ def resolve_attribute(name: str, prior: Prior, classifier: nn.Module | None = No
 
 @dataclass
 class Direction:
-    """A unit normal (latent_dim,) in latent space; accuracy of its linear classifier on held-out
-    latents; ``bias`` of the boundary n·z + bias = 0."""
+    """A unit normal in the generator's input space — (latent_dim,), or (latent_dim + num_classes,)
+    over [z, class vector] for a class-conditional generator, whose classes live in y, not z —;
+    accuracy of its linear classifier on held-out inputs; ``bias`` of the boundary n·x + bias = 0."""
 
     normal: Tensor
     bias: float
@@ -97,16 +98,19 @@ class Direction:
 def sample_scores(
     generator: StagedGenerator, attribute: Attribute, count: int, seed: int, chunk: int = 250
 ) -> tuple[Tensor, Tensor]:
-    """``count`` prior latents (count, latent_dim) and their images' attribute scores (count,)."""
+    """``count`` prior inputs — latents (count, latent_dim), with the one-hot class appended for a
+    conditional generator — and their images' attribute scores (count,)."""
     rng = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
     z = generator.sample_latent(count, rng).to(device)
     labels = generator.sample_classes(count, rng)
+    onehot = generator.class_vector(None if labels is None else labels.to(device), count)
+    inputs = z if onehot is None else torch.cat([z, onehot], dim=1)
     scores = []
     for start in range(0, count, chunk):
-        y = None if labels is None else labels[start : start + chunk].to(device)
+        y = None if onehot is None else onehot[start : start + chunk]
         scores.append(attribute(generator(z[start : start + chunk], y)))
-    return z, torch.cat(scores)
+    return inputs, torch.cat(scores)
 
 
 def fit_direction(z: Tensor, scores: Tensor, fraction: float = 0.3, steps: int = 300) -> Direction:
@@ -140,7 +144,7 @@ def fit_direction(z: Tensor, scores: Tensor, fraction: float = 0.3, steps: int =
 def find_direction(
     generator: StagedGenerator, attribute: Attribute, samples: int = 2000, seed: int = 0
 ) -> Direction:
-    """The attribute's direction in ``generator``'s latent space from ``samples`` labelled samples."""
+    """The attribute's direction in ``generator``'s input space from ``samples`` labelled samples."""
     generator.eval().requires_grad_(False)
     z, scores = sample_scores(generator, attribute, samples, seed)
     return fit_direction(z, scores)
@@ -159,13 +163,16 @@ def move(
     """Render latents moved along the direction by each strength: (N, S, C, H, W).
 
     ``latent``: (N, latent_dim) single codes, or (N, codes, latent_dim) with ``alpha`` (N, codes, C_ℓ)
-    and ``layer`` from mGANprior (every code moves by the same step).
+    and ``layer`` from mGANprior (every code moves by the same step); ``classes`` (N, num_classes)
+    move too when the direction spans them.
     """
-    n = direction.normal.to(latent)
+    normal = direction.normal.to(latent)
+    n_z, n_y = normal[: latent.shape[-1]], normal[latent.shape[-1] :]
     frames = []
     for t in strengths:
-        z = latent + t * n
-        frames.append(generator(z, classes) if alpha is None else fuse(generator, z, alpha, classes, layer))
+        z = latent + t * n_z
+        y = classes if classes is None or not len(n_y) else classes + t * n_y
+        frames.append(generator(z, y) if alpha is None else fuse(generator, z, alpha, y, layer))
     return torch.stack(frames, dim=1)
 
 
