@@ -72,7 +72,7 @@ def test_images(name: str, count: int, seed: int) -> tuple[str, Tensor]:
 
 
 PLAN = {  # model: (images, tasks, methods); fewer for the costly ones on a shared CPU
-    "fashion32": (16, ("inpaint", "sr"), ("invert", "dip", "dgp")),
+    "fashion32": (8, ("inpaint", "sr"), ("invert", "dip", "dgp")),
     "emoji64": (8, ("colorize", "inpaint"), ("invert", "dgp")),
     "face64": (4, ("inpaint", "sr"), ("invert", "dip", "dgp")),
 }
@@ -106,7 +106,7 @@ def restoration_table(s: Subject, options: BenchOptions) -> Table:
         f"dgp_restoration_{s.prior.name}",
         f"DGP vs plain inversion vs DIP on held-out real images ({s.prior.name}, {s.data})",
         PROTOCOL
-        + " Presets: inversion 600 Adam steps (best-of-500 start); DIP ≤ 1500 steps with ES-WMV early stopping; DGP "
+        + " Presets: inversion 600 Adam steps (best-of-500 start); DIP ≤ 600 steps with ES-WMV early stopping; DGP "
         "the task's reference schedule scaled as in dgp_schedules, D features (VGG16 for face64, which has no D)."
         + ("" if "dip" in s.methods else " DIP is left out here: at 64 px it costs ~10× DGP on this CPU."),
         rows,

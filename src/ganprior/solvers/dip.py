@@ -76,7 +76,7 @@ class DIPConfig:
     input perturbation ``input_noise`` (DIP's reg_noise_std), ES-WMV ``window`` and ``patience``
     (0 disables early stopping: the last output is kept), seed."""
 
-    steps: int = 1500
+    steps: int = 600
     lr: float = 0.01
     width: int = 32
     depth: int = 4
