@@ -6,7 +6,8 @@ learning while R-RGI fine-tunes G), ``residual`` is the AnoGAN-style |x − G(z*
 
 Calibration, once per model and without labels, on normal images (``calibrate``):
 - λ = 2 · q_λ, q_λ the ``lambda_quantile`` of the per-pixel squared residuals (summed over channels)
-  of the method's own fit with the mask held at 0 — so M can only grow where a residual exceeds
+  of the fit with G frozen and the mask held at 0 (also for R-RGI, whose mask starts learning
+  before G is fine-tuned) — so M can only grow where a residual exceeds
   what normal images show (at least ``robust.MIN_RESIDUAL`` per channel);
 - the pixel threshold = the ``threshold_quantile`` of the anomaly maps of normal images (a normal
   image gets about that fraction of flagged pixels); the image threshold likewise on image scores.
@@ -155,7 +156,8 @@ def calibrate(
     fit_set, threshold_set = normal[:half], normal[half:]
     out: dict[str, Any] = {"steps": steps, "normal_images": normal.shape[0]}
     if method in MASK_FREE:
-        frozen = _run(prior, fit_set, method, 0.0, steps, seed, lr_mask=0.0)
+        # the fit with G frozen for both: R-RGI's mask starts learning before G is fine-tuned
+        frozen = _run(prior, fit_set, "rgi", 0.0, steps, seed, lr_mask=0.0)
         squared = (fit_set - frozen.image).square().sum(1)
         floor = residual_lambda(normal.shape[1], MIN_RESIDUAL)
         quantile = float(torch.quantile(squared.flatten(), lambda_quantile))
