@@ -291,6 +291,15 @@ RGI_SUITES: dict[str, Callable[[BenchOptions], list[Table]]] = {
 }
 
 
+def texture_card(texture: str) -> dict[str, Any]:
+    """Card fields of a shipped texture model: where its data came from and its licence."""
+    return {
+        "licence": "scikit-image sample texture (public domain)",
+        "training_data": f"4000 random 32×32 crops of the top 80% of scikit-image's {texture}.png "
+        f"(`python -m ganprior.texture_crops {texture} --out DIR --count 4000`); the bottom 20% is held out",
+    }
+
+
 def ship(runs: list[Path], steps: int | None = None) -> None:
     """Calibrate trained texture models (``RUN/model.safetensors``, named TEXTURE32) and write them,
     calibration in the card, to ``ganprior/pretrained/``."""
@@ -298,6 +307,7 @@ def ship(runs: list[Path], steps: int | None = None) -> None:
         prior = load_prior(run / "model.safetensors")
         texture = prior.name.removesuffix("32")
         prior.card["calibration"] = calibrate_texture(prior, texture, steps)
+        prior.card |= texture_card(texture)
         save_prior(BUNDLED_DIR / f"{prior.name}.safetensors", prior)
         print(prior.name, prior.card["calibration"])
 
