@@ -90,35 +90,45 @@ def _inpaint_row(
     return row
 
 
-def inpaint_suite(options: BenchOptions) -> list[Table]:
-    """Issue 6: mask-free inpainting with RGI/R-RGI vs oracle and plain inversion (face64, fashion32); λ sweep."""
-    count, steps = (4, 60) if options.quick else (6, None)
-    rows, tables = [], []
-    for model, data in INPAINT_MODELS.items():
-        if model not in zoo.model_names():
-            continue
+def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
+    def suite(options: BenchOptions) -> list[Table]:
+        count, steps = (4, 60) if options.quick else (6, None)
         prior = zoo.load(model, options.device)
         clean = inpaint_images(model, prior, count)
         masks, observed = corrupt(clean, options.seed)
+        rows = []
         for method in ["invert (true mask, oracle)", "invert (no mask)", *MASK_FREE]:
             row = _inpaint_row(prior, method, clean, masks, observed, steps=steps, seed=options.seed)
-            rows.append({"model": model, "data": data, "hole %": 100 * float((1 - masks).mean()), **row})
-        tables.append(lambda_table(prior, clean[:3], masks[:3], observed[:3], steps, options.seed))
-    quality = Table(
-        "rgi_inpaint",
-        "Mask-free inpainting with RGI / R-RGI on held-out real images",
-        f"Protocol: {count} held-out real images per model; per image a seeded free-form strokes hole replaced by "
-        "−1 + N(0, 1) per channel (RGI's corruption). rgi/rrgi get only the corrupted image (no mask) and the λ "
-        "calibrated once per model on 8 other held-out images (pretrained/calibration.json, "
-        "`python -m ganprior.bench_rgi MODEL`); their restoration keeps the observation where the detected mask "
-        "says intact. The oracle inverts with the true mask and keeps the known pixels; plain inversion fits the "
-        "whole corrupted image and its output is G(z*). PSNR/SSIM on [0, 1] intensities, full image and hole only; "
-        "mask IoU between the detected (|M| > 0.5) and the true corrupted pixels. Steps: the presets "
-        f"({steps or 'invert 600, rgi/rrgi 800; R-RGI fine-tunes G from step 600 with the mask frozen'}). Timings "
-        "on a shared, heavily contended 2-core CPU.",
-        rows,
-    )
-    return [quality, *tables]
+            rows.append({"model": model, "data": INPAINT_MODELS[model], **row})
+        protocol = (
+            f"Protocol: {count} held-out real images; per image a seeded free-form strokes hole "
+            f"({100 * float((1 - masks).mean()):.0f}% of the pixels on average) replaced by −1 + N(0, 1) per channel "
+            "(RGI's corruption). rgi/rrgi get only the corrupted image (no mask) and the λ calibrated once per model "
+            "on 8 other held-out images (pretrained/calibration.json, `python -m ganprior.bench_rgi MODEL`); their "
+            "restoration keeps the observation where the detected mask says intact. The oracle inverts with the true "
+            "mask and keeps the known pixels; plain inversion fits the whole corrupted image and its output is G(z*). "
+            "PSNR/SSIM on [0, 1] intensities, full image and hole only; mask IoU between the detected (|M| > 0.5) and "
+            "the true corrupted pixels. Steps: the presets "
+            f"({steps or 'invert 600, rgi/rrgi 800; R-RGI fine-tunes G from step 600 with the mask frozen'}). "
+            "Timings on a shared, heavily contended 2-core CPU."
+        )
+        title = f"Mask-free inpainting with RGI / R-RGI ({model}, {INPAINT_MODELS[model]})"
+        return [Table(f"rgi_inpaint_{model}", title, protocol, rows)]
+
+    suite.__doc__ = f"Issue 6: mask-free inpainting, RGI/R-RGI vs oracle and plain inversion ({model})."
+    return suite
+
+
+def lambda_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
+    def suite(options: BenchOptions) -> list[Table]:
+        count, steps = (2, 60) if options.quick else (3, None)
+        prior = zoo.load(model, options.device)
+        clean = inpaint_images(model, prior, count)
+        masks, observed = corrupt(clean, options.seed)
+        return [lambda_table(prior, clean, masks, observed, steps, options.seed)]
+
+    suite.__doc__ = f"Issue 6: sensitivity of mask-free inpainting to λ ({model})."
+    return suite
 
 
 def lambda_table(
@@ -144,9 +154,9 @@ def lambda_table(
     return Table(
         f"rgi_lambda_{prior.name}",
         f"Sensitivity of mask-free inpainting to λ ({prior.name})",
-        f"Protocol: the first {len(clean)} images of rgi_inpaint, same corruption, seeds and steps; λ = "
+        f"Protocol: the first {len(clean)} images of rgi_inpaint_{prior.name}, same corruption, seeds and steps; λ = "
         "factor × the calibrated λ of the method (λ/2 is the squared-residual level above which a pixel can be "
-        "flagged). Same metrics as rgi_inpaint.",
+        "flagged). Same metrics as the inpainting table.",
         rows,
     )
 
@@ -217,30 +227,34 @@ def anomaly_rows(
     return rows
 
 
-def anomaly_suite(options: BenchOptions) -> list[Table]:
-    """Issue 6: anomaly detection on synthetic texture defects, R-RGI vs the baselines (texture models)."""
-    count, normal, steps = (5, 3, 60) if options.quick else (10, 5, None)
-    rows = []
-    for texture in TEXTURES:
-        if f"{texture}32" in zoo.model_names():
-            rows += anomaly_rows(
-                zoo.load(f"{texture}32", options.device), texture, count, normal, steps, options.seed
-            )
-    protocol = (
-        f"Protocol: per texture model ({', '.join(f'{t}32' for t in TEXTURES)}: 32×32 gray GANs trained here on "
-        f"crops of the top 80% of scikit-image's texture), {count} held-out crops from the bottom 20% with one "
-        f"synthetic defect each ({', '.join(DEFECT_KINDS)} in turn; exact pixel masks) + {normal} normal held-out "
-        "crops. Thresholds: the 99.9% quantile of each detector's maps on 6 other normal held-out crops (λ from 6 "
-        "more); for rgi/rrgi/residual the calibration stored in the model card (`python -m ganprior.bench_rgi "
-        "ship RUN`), never a per-image oracle threshold. Pooled AUROC over all pixels of all images; per-image mean "
-        "AUROC over defective images (RGI's protocol); Dice/IoU of the binary masks on defective images; image "
-        "AUROC from the mean of the top 1% of each map. rgi/rrgi: anomaly preset, 400 steps (R-RGI fine-tunes G "
-        "from step 100, the mask keeps learning); residual/oracle: plain inversion, 600 steps. PatchCore: memory "
-        "bank of 20k random patch features (blocks 2+4 of ImageNet EfficientNet-Lite0, inputs resized to 128) from "
-        "500 training crops. Timings on a shared, heavily contended 2-core CPU."
-    )
-    title = "Pixel-wise anomaly detection on synthetic defects (texture models)"
-    return [Table("rgi_anomaly_textures", title, protocol, rows)]
+ANOMALY_PROTOCOL = (
+    "Protocol: a 32×32 gray GAN trained here on crops of the top 80% of scikit-image's texture; {count} held-out "
+    "crops from the bottom 20% with one synthetic defect each ("
+    + ", ".join(DEFECT_KINDS)
+    + " in turn; exact "
+    "pixel masks) + {normal} normal held-out crops. Thresholds: the 99.9% quantile of each detector's maps on 6 "
+    "other normal held-out crops (λ from 6 more); for rgi/rrgi/residual the calibration stored in the model card "
+    "(`python -m ganprior.bench_rgi ship RUN`), never a per-image oracle threshold. Pooled AUROC over all pixels "
+    "of all images; per-image mean AUROC over defective images (RGI's protocol); Dice/IoU of the binary masks on "
+    "defective images; image AUROC from the mean of the top 1% of each map; flagged % on the normal images. "
+    "rgi/rrgi: anomaly preset, 400 steps (R-RGI fine-tunes G from step 100, the mask keeps learning); "
+    "residual/oracle: plain inversion, 600 steps. PatchCore: memory bank of 20k random patch features (blocks 2+4 "
+    "of ImageNet EfficientNet-Lite0, inputs resized to 128) from 500 training crops. Timings on a shared, heavily "
+    "contended 2-core CPU."
+)
+
+
+def anomaly_suite(texture: str) -> Callable[[BenchOptions], list[Table]]:
+    def suite(options: BenchOptions) -> list[Table]:
+        count, normal, steps = (5, 3, 60) if options.quick else (10, 5, None)
+        prior = zoo.load(f"{texture}32", options.device)
+        rows = anomaly_rows(prior, texture, count, normal, steps, options.seed)
+        title = f"Pixel-wise anomaly detection on synthetic defects ({texture}32)"
+        protocol = ANOMALY_PROTOCOL.format(count=count, normal=normal)
+        return [Table(f"rgi_anomaly_{texture}32", title, protocol, rows)]
+
+    suite.__doc__ = f"Issue 6: anomaly detection on synthetic defects, R-RGI vs the baselines ({texture}32)."
+    return suite
 
 
 def lambda_anomaly_suite(options: BenchOptions) -> list[Table]:
@@ -254,7 +268,7 @@ def lambda_anomaly_suite(options: BenchOptions) -> list[Table]:
         Table(
             "rgi_lambda_anomaly",
             f"Sensitivity of R-RGI anomaly detection to λ ({texture}32)",
-            "Same images as rgi_anomaly_textures; λ = factor × the calibrated λ; the pixel threshold re-calibrated "
+            f"Same images as rgi_anomaly_{texture}32; λ = factor × the calibrated λ; the pixel threshold re-calibrated "
             "at each λ on the same 6 normal crops as the stored calibration (99.9% quantile).",
             rows,
         )
@@ -285,8 +299,9 @@ def calibrate_texture(prior: Prior, texture: str, steps: int | None = None, seed
 
 
 RGI_SUITES: dict[str, Callable[[BenchOptions], list[Table]]] = {
-    "rgi-inpaint": inpaint_suite,
-    "rgi-anomaly": anomaly_suite,
+    **{f"rgi-inpaint-{m}": inpaint_suite(m) for m in INPAINT_MODELS},
+    **{f"rgi-lambda-{m}": lambda_suite(m) for m in INPAINT_MODELS},
+    **{f"rgi-anomaly-{t}32": anomaly_suite(t) for t in TEXTURES},
     "rgi-lambda-anomaly": lambda_anomaly_suite,
 }
 
