@@ -49,7 +49,9 @@ METHOD_HELP |= {
 from .solvers.dgp import solve_dgp  # noqa: E402
 
 METHODS["dgp"] = solve_dgp
-METHOD_HELP["dgp"] = "Deep Generative Prior: fine-tune the generator per image, shallow to deep (D or VGG loss)"
+METHOD_HELP["dgp"] = (
+    "Deep Generative Prior: fine-tune the generator per image, shallow to deep (D or VGG loss)"
+)
 
 from .solvers.mgan import solve_mgan  # noqa: E402
 
@@ -59,4 +61,6 @@ METHOD_HELP["mgan"] = "mGANprior: N latent codes fused at a middle stage with pe
 from .solvers.dip import solve_dip  # noqa: E402
 
 METHODS["dip"] = solve_dip
-METHOD_HELP["dip"] = "Deep Image Prior: an untrained network fitted per image, early-stopped (no GAN; a baseline)"
+METHOD_HELP["dip"] = (
+    "Deep Image Prior: an untrained network fitted per image, early-stopped (no GAN; a baseline)"
+)
