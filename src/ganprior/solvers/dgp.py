@@ -21,8 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
-from torch.func import functional_call, vmap
+from torch import Tensor
 
 from ..checkpoint import Prior
 from ..degrade import Operator
@@ -31,6 +30,7 @@ from ..losses import latent_prior, pixel_loss
 from ..models import StagedGenerator
 from ..schedule import Schedule, preset
 from .base import Callback, Result
+from .per_image import per_sample
 
 
 @dataclass
@@ -104,21 +104,6 @@ def select_latents(
                 if labels is not None:
                     best_y[i] = labels[k]
     return best_z, (best_y if generator.num_classes else None)
-
-
-def per_sample(module: nn.Module, in_dims: tuple[int | None, ...]) -> Callable[..., Tensor]:
-    """``module`` run with per-sample parameters: (stacked params {name: (N, ...)}, *inputs) -> (N, ...).
-
-    Input j is batched along dim 0 (``in_dims[j]`` 0) or shared/None (``None``); sample i sees
-    parameters i and its own inputs only. Buffers are shared (eval-mode batch norm).
-    """
-    buffers = dict(module.named_buffers())
-
-    def one(params: dict[str, Tensor], *inputs: Tensor | None) -> Tensor:
-        args = tuple(None if x is None else x[None] for x in inputs)
-        return functional_call(module, (params, buffers), args)[0]
-
-    return vmap(one, in_dims=(0, *in_dims))
 
 
 def _per_image_generator(generator: StagedGenerator, conditional: bool) -> Callable[..., Tensor]:

@@ -26,7 +26,7 @@ from ..checkpoint import Prior
 from ..degrade import Operator
 from ..losses import pixel_loss
 from .base import Callback, Result
-from .dgp import per_sample
+from .per_image import per_sample
 
 
 def _conv(c_in: int, c_out: int, stride: int = 1, kernel: int = 3) -> nn.Sequential:

@@ -9,11 +9,28 @@ only from its own image, so N problems stay independent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from ..models import StagedGenerator
+
+
+def per_sample(module: nn.Module, in_dims: tuple[int | None, ...]) -> Callable[..., Tensor]:
+    """``module`` run with per-sample parameters: (stacked params {name: (N, ...)}, *inputs) -> (N, ...).
+
+    Input j is batched along dim 0 (``in_dims[j]`` 0) or shared/None (``None``); sample i sees
+    parameters i and its own inputs only. Buffers are shared (eval-mode batch norm).
+    """
+    buffers = dict(module.named_buffers())
+
+    def one(params: dict[str, Tensor], *inputs: Tensor | None) -> Tensor:
+        args = tuple(None if x is None else x[None] for x in inputs)
+        return functional_call(module, (params, buffers), args)[0]
+
+    return vmap(one, in_dims=(0, *in_dims))
 
 
 class PerImageGenerator(nn.Module):
@@ -26,20 +43,13 @@ class PerImageGenerator(nn.Module):
             name: p.detach().unsqueeze(0).repeat(n, *([1] * p.dim())).requires_grad_(True)
             for name, p in generator.named_parameters()
         }
-        self.buffers_ = dict(generator.named_buffers())
 
     def parameters_list(self) -> list[Tensor]:
         return list(self.params.values())
 
     def forward(self, z: Tensor, classes: Tensor | None = None) -> Tensor:
         """z (N, latent_dim) [+ class vectors (N, num_classes)] -> images (N, C, H, W), image i by copy i."""
-
-        def one(params: dict[str, Tensor], z1: Tensor, c1: Tensor | None) -> Tensor:
-            c = None if c1 is None else c1[None]
-            return functional_call(self.generator, (params, self.buffers_), (z1[None], c))[0]
-
-        in_dims = (0, 0, None if classes is None else 0)
-        return vmap(one, in_dims=in_dims)(self.params, z, classes)
+        return per_sample(self.generator, (0, None if classes is None else 0))(self.params, z, classes)
 
     def state(self) -> dict[str, Tensor]:
         """The fine-tuned parameters {name: (N, ...)}, detached."""
