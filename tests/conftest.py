@@ -22,6 +22,15 @@ def tiny_generator(
     return g.eval().requires_grad_(False)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread, above all on a shared machine (no barrier waits)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def tiny() -> DCGANGenerator:
     return tiny_generator()

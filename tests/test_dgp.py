@@ -20,15 +20,6 @@ from ganprior.solvers.dgp import DGPConfig, dgp, parameter_groups, render, selec
 FAST = DGPConfig(init_samples=20)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, above all on a shared machine (no barrier waits)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def metric_for(channels: int = 3) -> FeatureMetric:
     torch.manual_seed(3)
     d = (

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
 import torch
 
 from ganprior import metrics
 from ganprior.degrade import Mask, Noise, Operator
 from ganprior.masks import center_box
 from ganprior.solvers.dip import DIPConfig, dip
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def smooth(n: int = 2) -> torch.Tensor:

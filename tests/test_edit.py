@@ -14,14 +14,6 @@ from ganprior.imageio import save_image
 from ganprior.models import SNGANDiscriminator, SNGANGenerator
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_prior(num_classes: int = 3) -> Prior:
     torch.manual_seed(0)
     g = SNGANGenerator(16, 3, latent_dim=8, num_classes=num_classes, class_dim=4, width=16, min_width=8)

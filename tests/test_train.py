@@ -195,15 +195,6 @@ def test_classifier_scores_and_frechet_distance(tmp_path):
     assert frechet_distance(a, a + 2) == pytest.approx(16, rel=1e-6)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is faster than two fighting over a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize(("name", "res", "channels"), [("fashion32", 32, 1), ("emoji64", 64, 3)])
 def test_shipped_priors_load_offline_with_their_discriminator_and_classifier(name, res, channels):
     if name not in zoo.model_names():
