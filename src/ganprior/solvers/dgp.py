@@ -7,17 +7,17 @@ observation. The generator's parameters are split into groups in depth order (``
 a ``Schedule`` runs stages that train the first ``depth`` groups (lr_g · lr_ratio^i) and keep the
 rest at learning rate 0, as the reference does (frozen groups stay in Adam, betas (0, 0.999)).
 
-Batched: N images fine-tune N copies of the generator at once. The parameters are stacked
-(N, ...) and the generator is run per image with ``torch.func.functional_call`` under ``vmap``,
-so each copy only ever sees its own image; the N per-image losses are summed, and Adam's updates
-are element-wise, so a batch of one gives the same numbers as the batched path up to float
+Batched: N images fine-tune N copies of the generator at once (``PerImageGenerator``). The
+parameters are stacked (N, ...) and the generator is run per image with
+``torch.func.functional_call`` under ``vmap``, so each copy only ever sees its own image; the N
+per-image losses are summed, and Adam's updates (fused: one pass over the few large stacked
+tensors) are element-wise, so a batch of one gives the same numbers as the batched path up to float
 rounding (vmap runs the convolutions grouped; see tests/test_dgp.py for the tolerance).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -30,7 +30,7 @@ from ..losses import latent_prior, pixel_loss
 from ..models import StagedGenerator
 from ..schedule import Schedule, preset
 from .base import Callback, Result
-from .per_image import per_sample
+from .per_image import PerImageGenerator, per_sample
 
 
 @dataclass
@@ -106,11 +106,6 @@ def select_latents(
     return best_z, (best_y if generator.num_classes else None)
 
 
-def _per_image_generator(generator: StagedGenerator, conditional: bool) -> Callable[..., Tensor]:
-    """(stacked params {name: (N, ...)}, z (N, d), classes (N, K) | None) -> images (N, C, H, W)."""
-    return per_sample(generator, (0, 0 if conditional else None))
-
-
 def dgp(
     generator: StagedGenerator,
     observation: Tensor,
@@ -146,19 +141,17 @@ def dgp(
     classes = generator.class_vector(labels, n) if labels is not None else None
     z = z0.detach().clone().to(device).requires_grad_(True)
     tune = any(s.depth != 0 for s in schedule.stages)
-    params = {
-        name: (state[name] if state else p.detach().expand(n, *p.shape)).clone().requires_grad_(tune)
-        for name, p in generator.named_parameters()
-    }
+    copies = PerImageGenerator(generator, n, state, trainable=tune)
     groups = parameter_groups(generator)
     betas = (0.0, 0.999)
-    opt_z = torch.optim.Adam([z], lr=0.0, betas=betas)
+    opt_z = torch.optim.Adam([z], lr=0.0, betas=betas, fused=True)
     opt_g = (
-        torch.optim.Adam([{"params": [params[k] for k in g], "lr": 0.0} for g in groups], betas=betas)
+        torch.optim.Adam(
+            [{"params": [copies.leaves[k] for k in g], "lr": 0.0} for g in groups], betas=betas, fused=True
+        )
         if tune
         else None
     )
-    run = _per_image_generator(generator, classes is not None)
     targets = [t.detach() for t in metric.features(observation)]
     history = torch.zeros(schedule.iterations, n)
     step = 0
@@ -169,7 +162,7 @@ def dgp(
             for i, group in enumerate(opt_g.param_groups):
                 group["lr"] = stage.lr_g * stage.lr_ratio**i if i < depth else 0.0
         for _ in range(stage.iterations):
-            predicted = operator(run(params, z, classes))
+            predicted = operator(copies(z, classes))
             loss = stage.w_nll * latent_prior(z)
             if stage.w_mse:
                 loss = loss + stage.w_mse * pixel_loss(predicted, observation)
@@ -178,7 +171,8 @@ def dgp(
                 loss = loss + stage.w_feature * metric.distance(feats, targets, config.feature_layers)
             opt_z.zero_grad(set_to_none=True)
             if opt_g is not None:
-                opt_g.zero_grad(set_to_none=True)
+                # zeroed, not freed: N copies' gradients (tens of MB) freed each step cost page faults
+                opt_g.zero_grad(set_to_none=False)
             loss.sum().backward()
             opt_z.step()
             if opt_g is not None:
@@ -188,8 +182,8 @@ def dgp(
                 callback(step, history[step])
             step += 1
     with torch.no_grad():
-        image = run(params, z, classes)
-    tuned = {k: v.detach() for k, v in params.items()} if tune else None
+        image = copies(z, classes)
+    tuned = copies.state() if tune else None
     return Result(
         image,
         z.detach(),
@@ -207,7 +201,7 @@ def render(
     """Images of per-image generator copies: state {name: (N, ...)}, z (N, d), classes (N, K) | None
     -> (N, C, H, W) in [-1, 1]. Used by the editing tools (jitter, morphing, category transfer)."""
     with torch.no_grad():
-        return _per_image_generator(generator, classes is not None)(state, z, classes)
+        return per_sample(generator, (0, None if classes is None else 0))(state, z, classes)
 
 
 ITERATIONS_SCALE = 0.3
