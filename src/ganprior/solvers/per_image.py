@@ -41,7 +41,7 @@ def per_sample(module: nn.Module, in_dims: tuple[int | None, ...]) -> Callable[.
 
 
 def _matrices_transposed(t: Tensor) -> Tensor:
-    """(N, a, b) -> its (N, b, a) view; other shapes unchanged. Its own inverse."""
+    """Stacked matrices (Linear weights) (N, a, b) -> their (N, b, a) views; others unchanged. Its own inverse."""
     return t.mT if t.dim() == 3 else t
 
 
