@@ -4,6 +4,7 @@ mask-free inpainting through the pipeline and the CLI."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -77,6 +78,16 @@ def test_rrgi_fine_tunes_per_image_and_freezes_the_mask_for_inpainting(tiny):
     weight = frozen.generator_state["stages.0.0.weight"]
     assert weight.shape[0] == 2 and not torch.equal(weight[0], weight[1])
     assert history == list(range(6))
+
+
+def test_anomaly_schedule_holds_the_mask_until_the_generator_fine_tunes(tiny):
+    _, observed, _ = planted(tiny, n=2)
+    config = preset("rrgi", "anomaly", LAM, steps=8)
+    assert config.mask_from == config.warmup == 2 and config.learn_mask_after_warmup
+    held = rgi(tiny, observed, replace(config, steps=2, init_samples=5))
+    assert torch.equal(held.extras["anomaly"], torch.zeros_like(held.extras["anomaly"]))
+    learning = rgi(tiny, observed, replace(config, init_samples=5))
+    assert learning.extras["anomaly"].amax() > 0
 
 
 def test_pipeline_mask_free_inpainting_scores_the_hole(tiny):

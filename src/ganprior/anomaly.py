@@ -6,9 +6,9 @@ learning while R-RGI fine-tunes G), ``residual`` is the AnoGAN-style |x − G(z*
 
 Calibration, once per model and without labels, on normal images (``calibrate``):
 - λ = 2 · q_λ, q_λ the ``lambda_quantile`` of the per-pixel squared residuals (summed over channels)
-  of the fit with G frozen and the mask held at 0 (also for R-RGI, whose mask starts learning
-  before G is fine-tuned) — so M can only grow where a residual exceeds
-  what normal images show (at least ``robust.MIN_RESIDUAL`` per channel);
+  of the method's fit with the mask held at 0 (G frozen for RGI, fine-tuned for R-RGI, whose mask
+  learns only once G fine-tunes) — so M can only grow where a residual exceeds what normal images
+  show (at least ``robust.MIN_RESIDUAL`` per channel);
 - the pixel threshold = the ``threshold_quantile`` of the anomaly maps of normal images (a normal
   image gets about that fraction of flagged pixels); the image threshold likewise on image scores.
 
@@ -156,9 +156,9 @@ def calibrate(
     fit_set, threshold_set = normal[:half], normal[half:]
     out: dict[str, Any] = {"steps": steps, "normal_images": normal.shape[0]}
     if method in MASK_FREE:
-        # the fit with G frozen for both: R-RGI's mask starts learning before G is fine-tuned
-        frozen = _run(prior, fit_set, "rgi", 0.0, steps, seed, lr_mask=0.0)
-        squared = (fit_set - frozen.image).square().sum(1)
+        # the method's own fit with the mask held at 0: G frozen (rgi) or fine-tuned (rrgi)
+        fit = _run(prior, fit_set, method, 0.0, steps, seed, lr_mask=0.0)
+        squared = (fit_set - fit.image).square().sum(1)
         floor = residual_lambda(normal.shape[1], MIN_RESIDUAL)
         quantile = float(torch.quantile(squared.flatten(), lambda_quantile))
         out |= {"lambda": max(2 * quantile, floor), "lambda_quantile": lambda_quantile}

@@ -58,22 +58,30 @@ def preset(
     method: str, purpose: str, lam: float, steps: int | None = None, seed: int = 0, **overrides: Any
 ) -> RGIConfig:
     """The RGI/R-RGI schedule for ``purpose`` "inpaint" (M starts at 1 and is frozen once G
-    fine-tunes, from 75% of the steps) or "anomaly" (M starts at 0 and keeps learning; G from 25%),
-    as in the reference, scaled to ``steps`` (default ``PRESET_STEPS[purpose]``)."""
+    fine-tunes, from 75% of the steps) or "anomaly" (M starts at 0; G from 25%), as in the
+    reference, scaled to ``steps`` (default ``PRESET_STEPS[purpose]``).
+
+    One change to the reference for R-RGI anomaly detection: M is held at 0 until G fine-tunes and
+    learns from then on (the reference lets it learn from the start; ``mask_from=0`` restores that).
+    Its λ is calibrated on the fine-tuned generator's residuals (``anomaly.calibrate``), far below
+    the frozen one's on held-out images, so a mask learning during the warm-up would flag most
+    pixels and shield them from the fine-tuning; a λ from the frozen fit instead lets the
+    fine-tuned G absorb the defects (benchmarks/results/rgi_anomaly_*.md shows both)."""
     if method not in MASK_FREE:
         raise ValueError(f"unknown robust method {method!r}")
     steps = steps or PRESET_STEPS[purpose]
     inpaint = purpose == "inpaint"
     warmup = None if method == "rgi" else round(steps * (0.75 if inpaint else 0.25))
-    return RGIConfig(
-        steps=steps,
-        lam=lam,
-        mask_init=1.0 if inpaint else 0.0,
-        warmup=warmup,
-        learn_mask_after_warmup=not inpaint,
-        seed=seed,
-        **overrides,
-    )
+    settings: dict[str, Any] = {
+        "steps": steps,
+        "lam": lam,
+        "mask_init": 1.0 if inpaint else 0.0,
+        "warmup": warmup,
+        "learn_mask_after_warmup": not inpaint,
+        "mask_from": 0 if inpaint or warmup is None else warmup,
+        "seed": seed,
+    }
+    return RGIConfig(**(settings | overrides))
 
 
 def _solver(method: str):

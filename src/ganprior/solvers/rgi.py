@@ -10,7 +10,8 @@ normal images.
 
 R-RGI (``warmup`` set): from step ``warmup`` on, each image also fine-tunes its own copy of the
 whole generator (``PerImageGenerator``); the mask is frozen (inpainting) or keeps learning
-(``learn_mask_after_warmup``, anomaly detection).
+(``learn_mask_after_warmup``, anomaly detection). ``mask_from`` > 0 holds M at its initial value
+until that step (our anomaly schedule starts M with the fine-tuning; ``robust.preset``).
 
 Batched: every image has its own z, M (and generator copy); the per-image losses are summed and
 Adam's updates are element-wise, so a batch of one gives the same numbers as the batched path.
@@ -37,22 +38,29 @@ class RGIConfig:
     """steps; Adam lrs of z, M and (R-RGI) the generator; λ (L1 weight of M per pixel); initial M
     (1 for inpainting, 0 for anomaly detection); data term (mse | l1); ``warmup``: step at which
     the generator starts fine-tuning (None = RGI, G frozen); whether M keeps learning after it;
-    weight of the discriminator realism term; best-of-``init_samples`` start (L1 distance, robust to
-    the corruption); ``threshold`` on |M| of the reported binary mask; seed."""
+    ``mask_from``: the first step at which M learns; weight of the discriminator realism term;
+    best-of-``init_samples`` start (L1 distance, robust to the corruption); ``threshold`` on |M| of the reported binary mask; seed."""
 
     steps: int = 1000
     lr_z: float = 0.05
     lr_mask: float = 0.1
-    lr_g: float = 1e-4
+    lr_g: float = 1e-5
     lam: float = 0.1
     mask_init: float = 1.0
     loss: str = "mse"
     warmup: int | None = None
     learn_mask_after_warmup: bool = False
+    mask_from: int = 0
     realism_weight: float = 0.0
     init_samples: int = 500
     threshold: float = 0.5
     seed: int = 0
+
+
+def mask_learns(config: RGIConfig, step: int) -> bool:
+    """Whether M learns at ``step``: from ``mask_from`` on, and after the warm-up only for anomaly detection."""
+    tuning = config.warmup is not None and step >= config.warmup
+    return step >= config.mask_from and (config.learn_mask_after_warmup or not tuning)
 
 
 def data_term(residual: Tensor, mask: Tensor, kind: str) -> Tensor:
@@ -104,14 +112,14 @@ def rgi(
         if config.warmup is not None and step == config.warmup:
             copies = PerImageGenerator(generator, n)
             optimizer.add_param_group({"params": copies.parameters_list(), "lr": config.lr_g})
-            if not config.learn_mask_after_warmup:
-                optimizer.param_groups[1]["lr"] = 0.0
         image = copies(z, classes) if copies is not None else generator(z, classes)
         loss = data_term(observation - image, mask, config.loss) + config.lam * mask.abs().flatten(1).sum(1)
         if config.realism_weight and discriminator is not None:
             loss = loss - config.realism_weight * discriminator(image, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
+        if not mask_learns(config, step):
+            mask.grad = None  # held: Adam skips M and keeps no moments of it
         optimizer.step()
         history[step] = loss.detach().cpu()
         if callback is not None:
