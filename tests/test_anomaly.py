@@ -5,16 +5,17 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from conftest import tiny_generator
-from ganprior import patchcore
+from ganprior import patchcore, texture_crops
 from ganprior.anomaly import auroc, calibrate, detect, dice_iou, image_scores
 from ganprior.checkpoint import Prior, save_prior
 from ganprior.cli import main
 from ganprior.defects import DEFECT_KINDS, paint_defects
-from ganprior.imageio import save_image
+from ganprior.imageio import load_image, save_image
 from ganprior.models.efficientnet import EfficientNetLite0Features
 
 STEPS = 80
@@ -122,3 +123,19 @@ def test_patchcore_finds_a_foreign_patch(monkeypatch):
     test = torch.where(truth.bool(), torch.ones_like(test), test)
     maps = patchcore.PatchCore(input_size=64, bank_size=5000).fit(normal).maps(test)
     assert maps.shape == truth.shape and auroc(maps, truth) > 0.9
+
+
+def test_texture_crops_writes_held_out_crops_with_exact_defect_masks(tmp_path, monkeypatch):
+    pixels = np.random.default_rng(0).integers(0, 256, (160, 160, 3)).astype(np.uint8)
+    monkeypatch.setattr(texture_crops, "texture_sources", lambda: {"brick": pixels})
+    args = ["brick", "--split", "test", "--count", "4", "--out", str(tmp_path / "crops")]
+    assert texture_crops.main([*args, "--defects", str(tmp_path / "truth")]) == 0
+    written = sorted((tmp_path / "crops").glob("*.png"))
+    truths = sorted((tmp_path / "truth").glob("*.png"))
+    assert len(written) == 4 and [t.name for t in truths] == [w.name for w in written[:2]]
+    clean = texture_crops.texture_crops("brick", "test", 32, 4)
+    for i, path in enumerate(written):
+        mask = load_image(truths[i], 32, 1) > 0 if i < 2 else torch.zeros(1, 32, 32, dtype=torch.bool)
+        changed = (load_image(path, 32, 1) - clean[i]).abs() > 0.1
+        assert torch.equal(changed, mask)  # exactly the masked pixels were painted, normal crops untouched
+        assert mask.any() == (i < 2)

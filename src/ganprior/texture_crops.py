@@ -6,6 +6,7 @@ boundary. Training crops feed ``ganprior train --data FOLDER``; test crops are t
 of the anomaly benchmark.
 
     python -m ganprior.texture_crops brick --out crops/brick --count 4000
+    python -m ganprior.texture_crops brick --split test --defects truth/ --count 8 --out crops/test
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from torch import Tensor
 
 from .data.sets import SKIMAGE_TEXTURES, texture_sources
+from .defects import DEFECT_KINDS, paint_defects
 from .imageio import save_image
 
 TEXTURES = tuple(SKIMAGE_TEXTURES)
@@ -44,17 +46,35 @@ def texture_crops(name: str, split: str, size: int, count: int, seed: int = 0) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="write training crops of a texture as PNGs")
+    parser = argparse.ArgumentParser(
+        description="write crops of a texture as PNGs (training data, or test crops with defects)"
+    )
     parser.add_argument("texture", choices=TEXTURES)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--split", choices=["train", "test"], default="train")
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--count", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--defects",
+        metavar="TRUTH_DIR",
+        help="paint one synthetic defect on the first half of the crops (kinds in turn); their exact masks go to TRUTH_DIR",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
-    for i, crop in enumerate(texture_crops(args.texture, "train", args.size, args.count, args.seed)):
+    crops = texture_crops(args.texture, args.split, args.size, args.count, args.seed)
+    if args.defects:
+        half = args.count // 2
+        defective, masks = paint_defects(crops[:half], DEFECT_KINDS, torch.Generator().manual_seed(args.seed))
+        crops[:half] = defective
+        for i, mask in enumerate(masks):
+            save_image(mask * 2 - 1, Path(args.defects) / f"{args.texture}{i:05d}.png")
+    for i, crop in enumerate(crops):
         save_image(crop, out / f"{args.texture}{i:05d}.png")
-    print(f"{args.count} crops -> {out}")
+    print(
+        f"{args.count} {args.split} crops -> {out}"
+        + (f", defect masks -> {args.defects}" if args.defects else "")
+    )
     return 0
 
 
