@@ -171,8 +171,7 @@ def dgp(
                 loss = loss + stage.w_feature * metric.distance(feats, targets, config.feature_layers)
             opt_z.zero_grad(set_to_none=True)
             if opt_g is not None:
-                # zeroed, not freed: N copies' gradients (tens of MB) freed each step cost page faults
-                opt_g.zero_grad(set_to_none=False)
+                opt_g.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt_z.step()
             if opt_g is not None:
