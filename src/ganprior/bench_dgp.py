@@ -71,10 +71,10 @@ def test_images(name: str, count: int, seed: int) -> tuple[str, Tensor]:
     return f"{dataset} test split", data.images[index]
 
 
-PLAN = {  # model: (images, tasks, methods); fewer for the costly ones on a shared CPU
-    "fashion32": (8, ("inpaint", "sr"), ("invert", "dip", "dgp")),
-    "emoji64": (8, ("colorize",), ("invert", "dgp")),
-    "face64": (4, ("inpaint", "sr"), ("invert", "dip", "dgp")),
+PLAN = {  # model: (images, tasks, methods)
+    "fashion32": (8, ("inpaint", "inpaint-ff", "sr", "hybrid"), ("invert", "dip", "dgp")),
+    "emoji64": (6, ("inpaint", "inpaint-ff", "sr", "colorize", "hybrid"), ("invert", "dip", "dgp")),
+    "face64": (4, ("inpaint", "inpaint-ff", "sr", "hybrid"), ("invert", "dip", "dgp")),
 }
 
 
@@ -107,8 +107,7 @@ def restoration_table(s: Subject, options: BenchOptions) -> Table:
         f"DGP vs plain inversion vs DIP on held-out real images ({s.prior.name}, {s.data})",
         PROTOCOL
         + " Presets: inversion 600 Adam steps (best-of-500 start); DIP ≤ 600 steps with ES-WMV early stopping; DGP "
-        "the task's reference schedule scaled as in dgp_schedules, D features (VGG16 for face64, which has no D)."
-        + ("" if "dip" in s.methods else " DIP is left out here: at 64 px it costs ~10× DGP on this CPU."),
+        "the task's reference schedule scaled as in dgp_schedules, D features (VGG16 for face64, which has no D).",
         rows,
     )
 
@@ -336,11 +335,10 @@ def defense_suite(options: BenchOptions) -> list[Table]:
         ),
     }
     iters = (10, 10, 10) if options.quick else (150, 100, 60)
-    dip_count = count if options.quick else 100  # DIP costs ~10× DGP here: a 100-image subset
-    defenses = {  # name: (defense, how many of the images)
-        "plain inversion (DefenseGAN-like)": (invert_defense(iters[0]), count),
-        "DIP": (dip_defense(iters[1]), dip_count),
-        "DGP": (dgp_defense(iters[2]), count),
+    defenses = {
+        "plain inversion (DefenseGAN-like)": invert_defense(iters[0]),
+        "DIP": dip_defense(iters[1]),
+        "DGP": dgp_defense(iters[2]),
     }
 
     def accuracy(images: Tensor) -> float:
@@ -351,23 +349,18 @@ def defense_suite(options: BenchOptions) -> list[Table]:
         {"input": "attacked, undefended", "attack": a, "images": count, "top-1 accuracy": accuracy(v)}
         for a, v in attacks.items()
     ]
-    for name, (defense, n) in defenses.items():
+    for name, defense in defenses.items():
         started = time.perf_counter()
-        restored = _in_batches(lambda c, b, d=defense: d(prior, c, options.seed + b), attacks["PGD"][:n], 50)
+        restored = _in_batches(lambda c, b, d=defense: d(prior, c, options.seed + b), attacks["PGD"], 50)
         rows.append(
             {
                 "input": f"PGD, defended by {name}",
                 "attack": "PGD",
-                "images": n,
+                "images": count,
                 "top-1 accuracy": accuracy(restored),
-                "s/image": (time.perf_counter() - started) / n,
+                "s/image": (time.perf_counter() - started) / count,
             }
         )
-        if n < count:
-            subset = {"input": f"(the same {n} images: clean / PGD undefended)", "attack": "", "images": n}
-            rows.append(
-                subset | {"top-1 accuracy": f"{accuracy(x[:n]):.3f} / {accuracy(attacks['PGD'][:n]):.3f}"}
-            )
     return [
         Table(
             "dgp_defense",
@@ -375,8 +368,7 @@ def defense_suite(options: BenchOptions) -> list[Table]:
             f"Classifier: the project's fashion32 classifier (ganprior/pretrained/classifiers). Attacks are white-box on "
             f"the classifier alone, L∞ eps = {eps} in [0, 1] units: FGSM (one step) and PGD ({steps} steps of {step}, "
             f"random start). Defenses reconstruct the PGD image, then classify the reconstruction: plain inversion "
-            f"({iters[0]} Adam steps, best-of-500 start, MSE), DIP ({iters[1]} steps, min-variance output; on the first "
-            f"{dip_count} images only, for time), DGP (the denoising "
+            f"({iters[0]} Adam steps, best-of-500 start, MSE), DIP ({iters[1]} steps, min-variance output), DGP (the denoising "
             f"preset rescaled to {iters[2]} iterations, D features + MSE). Seeded draw of the test split (seed "
             f"{options.seed + 1}); s/image on a CPU shared with other jobs.",
             rows,
