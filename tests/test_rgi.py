@@ -17,7 +17,7 @@ from ganprior.cli import main
 from ganprior.corruption import Corruption
 from ganprior.pipeline import restore
 from ganprior.robust import fallback_lambda, preset
-from ganprior.solvers.rgi import RGIConfig, rgi
+from ganprior.solvers.rgi import RGIConfig, binary_mask, rgi
 
 LAM = fallback_lambda(3)
 
@@ -129,3 +129,26 @@ def test_rgi_refuses_other_tasks(tiny):
 
     with pytest.raises(GanpriorError, match="mask-free inpainting"):
         restore(Prior("tiny", tiny, None, {}), torch.zeros(1, 3, 16, 16), "sr", "rgi", simulate=True, steps=2)
+
+
+def test_closing_fills_a_stroke_gap_and_keeps_isolated_pixels():
+    anomaly = torch.zeros(1, 1, 11, 11)
+    anomaly[0, 0, 5, 3:8] = 0.9
+    anomaly[0, 0, 5, 5] = 0.2  # a corrupted pixel inside the stroke that looked plausible
+    anomaly[0, 0, 2, 8] = 0.9  # an isolated detection
+    plain, closed = binary_mask(anomaly, 0.5), binary_mask(anomaly, 0.5, closing=3)
+    added = torch.zeros_like(plain)
+    added[0, 0, 5, 5] = 1
+    assert torch.equal(closed - plain, added)
+
+
+def test_rgi_options_reach_the_solver_and_unknown_ones_are_refused(tiny):
+    from ganprior.errors import GanpriorError
+
+    prior = Prior("tiny", tiny, None, {})
+    clean, _, _ = planted(tiny, n=1, seed=9)
+    closed = restore(prior, clean, "inpaint", "rgi", simulate=True, steps=20, options={"closing": 3})
+    plain = restore(prior, clean, "inpaint", "rgi", simulate=True, steps=20)
+    assert torch.equal(closed.result.mask, binary_mask(plain.result.extras["anomaly"], 0.5, 3))
+    with pytest.raises(GanpriorError, match="no option 'colour'"):
+        restore(prior, clean, "inpaint", "rgi", simulate=True, steps=2, options={"colour": 1})

@@ -20,6 +20,7 @@ from .checkpoint import Prior
 from .degrade import Operator
 from .errors import GanpriorError
 from .solvers import Callback, Result
+from .solvers.base import with_options
 from .solvers.rgi import RGIConfig, rgi
 
 MASK_FREE = ("rgi", "rrgi")
@@ -66,7 +67,11 @@ def preset(
     Its λ is calibrated on the fine-tuned generator's residuals (``anomaly.calibrate``), far below
     the frozen one's on held-out images, so a mask learning during the warm-up would flag most
     pixels and shield them from the fine-tuning; a λ from the frozen fit instead lets the
-    fine-tuned G absorb the defects (benchmarks/results/rgi_anomaly_*.md shows both)."""
+    fine-tuned G absorb the defects (benchmarks/results/rgi_anomaly_*.md shows both).
+
+    For contiguous corruptions (strokes, blobs) ``closing=3`` closes the detected mask with a 3×3
+    square and so also flags the corrupted pixels inside them whose values looked plausible; it is
+    off by default because it merges nearby pixels of a scattered (random-pixel) corruption."""
     if method not in MASK_FREE:
         raise ValueError(f"unknown robust method {method!r}")
     steps = steps or PRESET_STEPS[purpose]
@@ -93,14 +98,22 @@ def _solver(method: str):
         steps: int | None,
         seed: int,
         callback: Callback | None,
+        **options: object,
     ) -> Result:
         if task != "inpaint":
             raise GanpriorError(f"{method} does mask-free inpainting: use --task inpaint, not {task}")
         # the mask is settled while G is frozen (R-RGI freezes it when G starts fine-tuning): RGI's λ
         config = preset(method, "inpaint", model_lambda(prior, "rgi"), steps, seed)
+        try:
+            config = with_options(config, options)
+        except ValueError as exc:
+            raise GanpriorError(f"{method}: {exc}") from exc
         return rgi(prior.generator, observation, config, prior.discriminator, callback=callback)
 
-    solve.__doc__ = f"{method.upper()} mask-free inpainting with the model's calibrated λ."
+    solve.__doc__ = (
+        f"{method.upper()} mask-free inpainting with the model's calibrated λ; ``options`` override "
+        "``RGIConfig`` fields (``lam``, ``closing``, ...)."
+    )
     return solve
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, TypeVar
 
 from torch import Tensor
 
@@ -34,3 +34,17 @@ class Result:
     mask: Tensor | None = None
     generator_state: dict[str, Tensor] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+ConfigT = TypeVar("ConfigT")
+
+
+def with_options(config: ConfigT, options: Mapping[str, object]) -> ConfigT:
+    """``config`` (a dataclass) with the fields in ``options`` replaced (``--method-option``); an
+    unknown name raises ``ValueError`` listing the options (all fields but steps and seed)."""
+    names = [f.name for f in fields(config)]  # type: ignore[arg-type]
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        known = ", ".join(n for n in names if n not in ("steps", "seed"))
+        raise ValueError(f"no option {unknown[0]!r}; the options: {known}")
+    return replace(config, **options)  # type: ignore[type-var]

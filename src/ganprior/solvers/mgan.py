@@ -15,7 +15,7 @@ inversion.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -25,7 +25,7 @@ from ..degrade import Operator
 from ..errors import GanpriorError
 from ..losses import FeatureNet
 from ..models import StagedGenerator
-from .base import Callback, Result
+from .base import Callback, Result, with_options
 from .init import search_latents
 from .invert import Objective, run_steps
 
@@ -204,13 +204,8 @@ def solve_mgan(
 ) -> Result:
     """mGANprior with the task's preset (pixel MSE in the degraded space, Adam); ``options`` override
     ``MGANConfig`` fields (``codes``, ``layer``, ``optimizer``, ``lr``, ...)."""
-    config = task_config(task, steps, seed)
-    unknown = sorted(set(options) - {f.name for f in fields(MGANConfig)})
-    if unknown:
-        known = ", ".join(f.name for f in fields(MGANConfig) if f.name not in ("steps", "seed"))
-        raise GanpriorError(f"mgan has no option {unknown[0]!r}; its options: {known}")
-    config = replace(config, **options)
     try:
+        config = with_options(task_config(task, steps, seed), options)
         check_config(prior.generator, config)
     except ValueError as exc:
         raise GanpriorError(f"mgan: {exc}") from exc

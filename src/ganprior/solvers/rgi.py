@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+from kornia import morphology
 from torch import Tensor
 
 from ..degrade import Operator
@@ -54,6 +55,7 @@ class RGIConfig:
     realism_weight: float = 0.0
     init_samples: int = 500
     threshold: float = 0.5
+    closing: int = 1
     seed: int = 0
 
 
@@ -61,6 +63,15 @@ def mask_learns(config: RGIConfig, step: int) -> bool:
     """Whether M learns at ``step``: from ``mask_from`` on, and after the warm-up only for anomaly detection."""
     tuning = config.warmup is not None and step >= config.warmup
     return step >= config.mask_from and (config.learn_mask_after_warmup or not tuning)
+
+
+def binary_mask(anomaly: Tensor, threshold: float, closing: int = 1) -> Tensor:
+    """|M| (N, 1, H, W) -> {0, 1} (1 = corrupted): above ``threshold``, then closed with a
+    ``closing``² square (kornia; geodesic border) when ``closing`` > 1."""
+    binary = (anomaly > threshold).float()
+    if closing <= 1:
+        return binary
+    return morphology.closing(binary, torch.ones(closing, closing, device=binary.device))
 
 
 def data_term(residual: Tensor, mask: Tensor, kind: str) -> Tensor:
@@ -134,7 +145,7 @@ def rgi(
         classes,
         history,
         time.perf_counter() - started,
-        mask=(anomaly > config.threshold).float(),
+        mask=binary_mask(anomaly, config.threshold, config.closing),
         generator_state=copies.state() if copies is not None else None,
         extras={"anomaly": anomaly, "residual": residual},
     )
