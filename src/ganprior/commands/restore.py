@@ -106,7 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a setting of the method, repeatable, e.g. --method-option codes=20 --method-option layer=2 (mgan)",
+        help="a setting of the method, repeatable, e.g. --method-option codes=20 --method-option layer=2 (mgan), --method-option closing=3 (rgi, rrgi)",
     )
     parser.add_argument("--batch-size", type=int, default=16, help="images solved at once (default 16)")
     parser.add_argument(
