@@ -5,7 +5,7 @@
 M is a dense real map per pixel (N, 1, H, W), shared by the channels, without sigmoid or clamp, as
 in the reference; sums, not means. For a fixed residual r² (summed over channels) the optimal M at
 a pixel is ``max(0, 1 − λ / (2 r²))``: a pixel is flagged exactly when r² > λ / 2, so λ is a
-threshold on the squared residual — which is what ``ganprior.anomaly.calibrate_lambda`` sets from
+threshold on the squared residual — which is what ``ganprior.anomaly.calibrate`` sets from
 normal images.
 
 R-RGI (``warmup`` set): from step ``warmup`` on, each image also fine-tunes its own copy of the
