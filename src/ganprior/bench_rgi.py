@@ -34,7 +34,7 @@ from .pipeline import measure, restore
 from .report import write_json
 from .robust import CALIBRATION_FILE, MASK_FREE, model_lambda, preset
 from .solvers import InvertConfig, invert
-from .solvers.rgi import rgi
+from .solvers.rgi import RGIConfig, rgi
 from .texture_crops import TEXTURES, texture_crops
 from .zoo import BUNDLED_DIR
 
@@ -86,6 +86,14 @@ def mask_ious(detected: Tensor, clean: Tensor, observed: Tensor, masks: Tensor) 
     }
 
 
+def corrupted_set(model: str, options: BenchOptions, count: int) -> tuple[Prior, Tensor, Tensor, Tensor]:
+    """The model and its first ``count`` held-out images, clean, with their stroke masks and observations."""
+    prior = zoo.load(model, options.device)
+    clean = inpaint_images(model, prior, count)
+    masks, observed = corrupt(clean, options.seed)
+    return prior, clean, masks, observed
+
+
 INPAINT_ROWS = {  # row label: (method, its options)
     "invert (true mask, oracle)": ("invert", None),
     "invert (no mask)": ("invert", None),
@@ -123,9 +131,7 @@ def _inpaint_row(prior: Prior, label: str, clean: Tensor, masks: Tensor, observe
 def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
     def suite(options: BenchOptions) -> list[Table]:
         count, steps = (4, 60) if options.quick else (6, None)
-        prior = zoo.load(model, options.device)
-        clean = inpaint_images(model, prior, count)
-        masks, observed = corrupt(clean, options.seed)
+        prior, clean, masks, observed = corrupted_set(model, options, count)
         rows = []
         for label in INPAINT_ROWS:
             row = _inpaint_row(prior, label, clean, masks, observed, steps=steps, seed=options.seed)
@@ -137,8 +143,9 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
             "on 8 other held-out images (pretrained/calibration.json, `python -m ganprior.bench_rgi MODEL`); their "
             "restoration keeps the observation where the detected mask says intact. The oracle inverts with the true "
             "mask and keeps the known pixels; plain inversion fits the whole corrupted image and its output is G(z*). "
-            "PSNR/SSIM on [0, 1] intensities, full image and hole only; mask IoU between the detected (|M| > 0.5) and "
-            "the true corrupted pixels (|M| > 0.5, as the reference; the closed rows add a 3×3 morphological closing of that mask), and with the visibly corrupted ones (some channel off by > 5% of the range; the "
+            "PSNR/SSIM on [0, 1] intensities, full image and hole only; mask IoU between the detected (|M| > 0.5, as "
+            "the reference; the closed rows add a 3×3 morphological closing of that mask) and the true corrupted "
+            "pixels, and with the visibly corrupted ones (some channel off by > 5% of the range; the "
             "others, e.g. noise below −1 on a black background, are identical to the clean image after clipping and no "
             "detector can see them). Steps: the presets "
             f"({steps or 'invert 600, rgi/rrgi 800; R-RGI fine-tunes G from step 600 with the mask frozen'}). "
@@ -154,9 +161,7 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
 def lambda_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
     def suite(options: BenchOptions) -> list[Table]:
         count, steps = (2, 60) if options.quick else (6, None)
-        prior = zoo.load(model, options.device)
-        clean = inpaint_images(model, prior, count)
-        masks, observed = corrupt(clean, options.seed)
+        prior, clean, masks, observed = corrupted_set(model, options, count)
         return [lambda_table(prior, clean, masks, observed, steps, options.seed)]
 
     suite.__doc__ = f"Issue 6: sensitivity of mask-free inpainting to λ ({model})."
@@ -215,6 +220,23 @@ def _metrics(maps: Tensor, masks: Tensor, threshold: float) -> dict[str, float]:
     }
 
 
+THRESHOLD_QUANTILE = 0.999  # as anomaly.calibrate's default
+
+
+def normal_threshold(normal_maps: Tensor) -> float:
+    """The pixel threshold a detector gets from its maps of normal crops: their ``THRESHOLD_QUANTILE``."""
+    return float(torch.quantile(normal_maps.flatten(), THRESHOLD_QUANTILE))
+
+
+def rgi_maps_and_threshold(
+    prior: Prior, config: RGIConfig, normal: Tensor, images: Tensor
+) -> tuple[Tensor, float]:
+    """|M| maps of ``images`` under ``config`` and the threshold from those of the ``normal`` crops, in one
+    batch (the images are solved independently; the normal crops only set the threshold)."""
+    maps = rgi(prior.generator, torch.cat([normal, images]), config).extras["anomaly"]
+    return maps[len(normal) :], normal_threshold(maps[: len(normal)])
+
+
 def _oracle_maps(prior: Prior, images: Tensor, masks: Tensor, steps: int | None, seed: int) -> Tensor:
     """Residual after inversion given the true defect mask (the defect pixels are ignored by the fit)."""
     config = InvertConfig(seed=seed, steps=steps or InvertConfig().steps)
@@ -241,21 +263,18 @@ def anomaly_rows(
 
     def oracle() -> tuple[Tensor, float]:
         normal_maps = _oracle_maps(prior, calibration_set, torch.zeros_like(calibration_set), steps, seed)
-        return _oracle_maps(prior, images, masks, steps, seed), float(
-            torch.quantile(normal_maps.flatten(), 0.999)
-        )
+        return _oracle_maps(prior, images, masks, steps, seed), normal_threshold(normal_maps)
 
     def patchcore() -> tuple[Tensor, float]:
         model = PatchCore(seed=seed).fit(texture_crops(texture, "train", 32, 500, seed))
-        return model.maps(images), float(torch.quantile(model.maps(calibration_set).flatten(), 0.999))
+        return model.maps(images), normal_threshold(model.maps(calibration_set))
 
     def reference_rrgi() -> tuple[Tensor, float]:
         """R-RGI as the reference schedules it (M learns from step 0) with the frozen fit's λ (RGI's)."""
-        normal = calibration_set[CALIBRATION_CROPS // 2 :]
-        lam = prior.card["calibration"]["rgi"]["lambda"]
-        config = preset("rrgi", "anomaly", lam, steps, seed, mask_from=0)
-        maps = rgi(prior.generator, torch.cat([normal, images]), config).extras["anomaly"]
-        return maps[len(normal) :], float(torch.quantile(maps[: len(normal)].flatten(), 0.999))
+        config = preset(
+            "rrgi", "anomaly", prior.card["calibration"]["rgi"]["lambda"], steps, seed, mask_from=0
+        )
+        return rgi_maps_and_threshold(prior, config, calibration_set[CALIBRATION_CROPS // 2 :], images)
 
     detectors |= {
         "rrgi, reference schedule (M from step 0, RGI's λ)": reference_rrgi,
@@ -324,15 +343,13 @@ def lambda_anomaly_rows(
     prior: Prior, texture: str, count: int, normal: int, steps: int | None, seed: int
 ) -> list[dict]:
     images, masks = defect_set(texture, count, normal, seed)
-    normal = texture_crops(texture, "test", 32, CALIBRATION_CROPS, seed + 1)[CALIBRATION_CROPS // 2 :]
+    normal_crops = texture_crops(texture, "test", 32, CALIBRATION_CROPS, seed + 1)[CALIBRATION_CROPS // 2 :]
     base = model_lambda(prior, "rrgi")
     rows = []
     for factor in LAMBDA_FACTORS[::2]:
         lam = base * factor
-        # one batch: the images are solved independently, the normal ones only set the threshold
-        both, _ = anomaly_maps(prior, torch.cat([normal, images]), "rrgi", lam, steps, seed)
-        normal_maps, maps = both[: len(normal)], both[len(normal) :]
-        threshold = float(torch.quantile(normal_maps.flatten(), 0.999))
+        config = preset("rrgi", "anomaly", lam, steps, seed)
+        maps, threshold = rgi_maps_and_threshold(prior, config, normal_crops, images)
         rows.append({"λ / calibrated": factor, "λ": lam, **_metrics(maps, masks, threshold)})
     return rows
 

@@ -40,7 +40,9 @@ class RGIConfig:
     (1 for inpainting, 0 for anomaly detection); data term (mse | l1); ``warmup``: step at which
     the generator starts fine-tuning (None = RGI, G frozen); whether M keeps learning after it;
     ``mask_from``: the first step at which M learns; weight of the discriminator realism term;
-    best-of-``init_samples`` start (L1 distance, robust to the corruption); ``threshold`` on |M| of the reported binary mask; seed."""
+    best-of-``init_samples`` start (L1 distance, robust to the corruption); ``threshold`` on |M| of
+    the reported binary mask and the side of the square of its morphological ``closing`` (1 = none;
+    ``binary_mask``); seed."""
 
     steps: int = 1000
     lr_z: float = 0.05
