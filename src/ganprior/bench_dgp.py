@@ -212,16 +212,14 @@ def speed_table(subject: Subject, options: BenchOptions) -> Table:
     n = len(clean)
     common = {"model": subject.prior.name, "images": n, "iterations": schedule.iterations}
     available = torch.get_num_threads()
-    rows, best = [], {}
+    rows, walls = [], {}
     for threads in sorted({1, available}):
         torch.set_num_threads(threads)
         batched, b_wall, b_cpu = timed(list(range(n)))
         singles = [timed([i]) for i in range(n)]
         s_wall, s_cpu = sum(r[1] for r in singles), sum(r[2] for r in singles)
         delta = (batched - torch.cat([r[0] for r in singles])).abs()
-        for mode, wall in (("batch 1", s_wall), ("batched", b_wall)):
-            if wall < best.get(mode, (float("inf"), 0))[0]:
-                best[mode] = (wall, threads)
+        walls[threads] = (s_wall, b_wall)
         at = common | {"threads": threads}
         rows += [
             at
@@ -237,13 +235,14 @@ def speed_table(subject: Subject, options: BenchOptions) -> Table:
             },
         ]
     torch.set_num_threads(available)
-    (single_wall, single_threads), (batched_wall, batched_threads) = best["batch 1"], best["batched"]
+    single_threads = min(walls, key=lambda t: walls[t][0])
+    batched_threads = min(walls, key=lambda t: walls[t][1])
     rows.append(
         common
         | {
             "threads": f"{single_threads} vs {batched_threads}",
             "mode": "speed-up, each mode at its fastest thread count",
-            "wall s/image": single_wall / batched_wall,
+            "wall s/image": walls[single_threads][0] / walls[batched_threads][1],
         }
     )
     return Table(

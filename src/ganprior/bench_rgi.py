@@ -26,7 +26,7 @@ from .bench import BenchOptions, Table, images_tensor, median
 from .checkpoint import Prior, load_prior, save_prior
 from .corruption import Corruption
 from .data import load_dataset
-from .defects import DEFECT_KINDS, paint_defects
+from .defects import DEFECT_KINDS
 from .degrade import Mask
 from .masks import make_mask
 from .patchcore import PatchCore
@@ -35,7 +35,7 @@ from .report import write_json
 from .robust import CALIBRATION_FILE, MASK_FREE, model_lambda, preset
 from .solvers import InvertConfig, invert
 from .solvers.rgi import RGIConfig, rgi
-from .texture_crops import TEXTURES, texture_crops
+from .texture_crops import TEXTURES, defective_crops, texture_crops
 from .zoo import BUNDLED_DIR
 
 LAMBDA_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -202,9 +202,7 @@ def lambda_table(
 def defect_set(texture: str, count: int, normal: int, seed: int) -> tuple[Tensor, Tensor]:
     """``count`` held-out crops with one defect each (the kinds in turn) followed by ``normal`` clean
     held-out crops: images (N, 1, 32, 32) and true masks (N, 1, 32, 32)."""
-    crops = texture_crops(texture, "test", 32, count + normal, seed)
-    defective, masks = paint_defects(crops[:count], DEFECT_KINDS, torch.Generator().manual_seed(seed))
-    return torch.cat([defective, crops[count:]]), torch.cat([masks, torch.zeros_like(crops[count:])])
+    return defective_crops(texture, "test", 32, count, normal, seed)
 
 
 def _metrics(maps: Tensor, masks: Tensor, threshold: float) -> dict[str, float]:

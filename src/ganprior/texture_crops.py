@@ -45,6 +45,17 @@ def texture_crops(name: str, split: str, size: int, count: int, seed: int = 0) -
     return torch.from_numpy(crops)[:, None]
 
 
+def defective_crops(
+    name: str, split: str, size: int, defective: int, normal: int, seed: int = 0
+) -> tuple[Tensor, Tensor]:
+    """``defective`` seeded crops with one synthetic defect each (``DEFECT_KINDS`` in turn) followed by
+    ``normal`` clean ones: images (N, 1, size, size) in [-1, 1] and exact masks (N, 1, size, size), 1 = defect."""
+    crops = texture_crops(name, split, size, defective + normal, seed)
+    painted, masks = paint_defects(crops[:defective], DEFECT_KINDS, torch.Generator().manual_seed(seed))
+    clean = crops[defective:]
+    return torch.cat([painted, clean]), torch.cat([masks, torch.zeros_like(clean)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="write crops of a texture as PNGs (training data, or test crops with defects)"
@@ -62,13 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     out = Path(args.out)
-    crops = texture_crops(args.texture, args.split, args.size, args.count, args.seed)
-    if args.defects:
-        half = args.count // 2
-        defective, masks = paint_defects(crops[:half], DEFECT_KINDS, torch.Generator().manual_seed(args.seed))
-        crops[:half] = defective
-        for i, mask in enumerate(masks):
-            save_image(mask * 2 - 1, Path(args.defects) / f"{args.texture}{i:05d}.png")
+    defective = args.count // 2 if args.defects else 0
+    crops, masks = defective_crops(
+        args.texture, args.split, args.size, defective, args.count - defective, args.seed
+    )
+    for i, mask in enumerate(masks[:defective]):
+        save_image(mask * 2 - 1, Path(args.defects) / f"{args.texture}{i:05d}.png")
     for i, crop in enumerate(crops):
         save_image(crop, out / f"{args.texture}{i:05d}.png")
     print(
