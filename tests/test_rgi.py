@@ -152,3 +152,36 @@ def test_rgi_options_reach_the_solver_and_unknown_ones_are_refused(tiny):
     assert torch.equal(closed.result.mask, binary_mask(plain.result.extras["anomaly"], 0.5, 3))
     with pytest.raises(GanpriorError, match="no option 'colour'"):
         restore(prior, clean, "inpaint", "rgi", simulate=True, steps=2, options={"colour": 1})
+
+
+def test_gap_decomposition_charges_misses_and_false_alarms_to_the_right_pixels(tiny):
+    from ganprior.bench_rgi import gap_rows
+    from ganprior.solvers import Result
+
+    clean, observed, corrupted = planted(tiny, fraction=0.2)
+    generated = clean + 0.1  # a fit that is off everywhere by the same amount
+    detected = corrupted.clone()
+    detected[:, :, :4] = 0  # miss the corrupted pixels of the top 4 rows
+    detected[:, :, -1] = 1  # and flag the bottom row, clean pixels included
+    found = Result(generated, torch.zeros(3, tiny.latent_dim), None, torch.zeros(1, 3), 0.0, mask=detected)
+    rows = {(r["G(z) from"], r["mask"]): r for r in gap_rows(clean, 1 - corrupted, observed, clean, found)}
+    exact = rows["oracle's", "true"]
+    assert exact["psnr (median)"] > 60 and exact["error share, misses"] == 0
+    missed = rows["oracle's", "detected"]
+    assert missed["error share, misses"] == pytest.approx(1.0)  # the oracle's G(z) is exact: misses are all
+    assert missed["psnr (median)"] < 40
+    offset = rows["RGI's", "detected"]
+    assert 0 < offset["error share, false alarms"] < 1 and 0 < offset["error share, misses"] < 1
+    assert rows["RGI's", "true"]["psnr (median)"] > offset["psnr (median)"]
+
+
+def test_refit_keeps_the_detected_mask_and_fits_a_fresh_latent(tiny):
+    clean, observed, _ = planted(tiny)
+    config = preset("rgi", "inpaint", LAM, steps=100, init_samples=100)
+    plain = rgi(tiny, observed, config)
+    refitted = rgi(tiny, observed, replace(config, refit_steps=100))
+    assert torch.equal(refitted.mask, plain.mask)
+    assert not torch.allclose(refitted.latent, plain.latent)
+    assert metrics.psnr(refitted.image, clean).min() > 30
+    with pytest.raises(ValueError, match="applies to RGI"):
+        preset("rrgi", "inpaint", LAM, refit_steps=10)

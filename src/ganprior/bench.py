@@ -1,7 +1,9 @@
 """Benchmarks: seeded, reproducible tables written to ``benchmarks/results/`` (markdown + JSON).
 
-A suite is a function ``suite(options) -> list[Table]`` registered in ``SUITES``; ``ganprior bench
-SUITE`` runs it and writes every table. Benchmarks measure; tests assert behaviour.
+A suite is a function ``suite(options) -> list[Table]``. This module holds the shared table
+machinery and issue 2's suites (``CORE_SUITES``); ``bench_dgp``, ``bench_mgan`` and ``bench_rgi``
+hold the others; ``ganprior bench SUITE`` (``commands.bench.SUITES``) runs one and writes every
+table. Benchmarks measure; tests assert behaviour.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -288,7 +290,7 @@ def core_suite(options: BenchOptions) -> list[Table]:
     return core_generated_suite(options) + core_real_suite(options) + core_speed_suite(options)
 
 
-SUITES: dict[str, Callable[[BenchOptions], list[Table]]] = {
+CORE_SUITES: dict[str, Callable[[BenchOptions], list[Table]]] = {
     "core": core_suite,
     "core-generated": core_generated_suite,
     "core-real": core_real_suite,
@@ -299,19 +301,3 @@ SUITES: dict[str, Callable[[BenchOptions], list[Table]]] = {
 def free_form_mask(resolution: int, seed: int) -> Tensor:
     """The benchmarks' seeded free-form mask (1, H, W)."""
     return make_mask("strokes", resolution, torch.Generator().manual_seed(seed))
-
-
-__all__ = ["SUITES", "BenchOptions", "Table", "replace", "restoration_rows", "write_tables"]
-
-from .bench_rgi import RGI_SUITES  # noqa: E402  (registers the issue-6 suites)
-
-SUITES |= RGI_SUITES
-
-
-from .bench_dgp import DGP_SUITES  # noqa: E402  (registers the issue-4 suites)
-
-SUITES |= DGP_SUITES
-
-from .bench_mgan import MGAN_SUITES  # noqa: E402  (registers the issue-5 suites)
-
-SUITES |= MGAN_SUITES

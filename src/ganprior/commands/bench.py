@@ -7,9 +7,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..bench import SUITES, BenchOptions, write_tables
+from ..bench import CORE_SUITES, BenchOptions, write_tables
+from ..bench_dgp import DGP_SUITES
+from ..bench_mgan import MGAN_SUITES
+from ..bench_rgi import RGI_SUITES
 from ..errors import GanpriorError
 from ..pipeline import resolve_device
+
+SUITES = CORE_SUITES | RGI_SUITES | DGP_SUITES | MGAN_SUITES
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -38,12 +38,13 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 
 
-def parse_options(pairs: list[str]) -> dict[str, object]:
+def parse_options(pairs: list[str], flag: str) -> dict[str, object]:
+    """``KEY=VALUE`` pairs of a repeatable ``flag`` -> {key: int, float or str value}."""
     options: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise GanpriorError(f"--arch-option {pair!r} is not KEY=VALUE")
+            raise GanpriorError(f"{flag} {pair!r} is not KEY=VALUE")
         for cast in (int, float):
             try:
                 options[key] = cast(value)
@@ -57,7 +58,9 @@ def parse_options(pairs: list[str]) -> dict[str, object]:
 
 def load_model(args: argparse.Namespace) -> zoo.Prior:
     device = resolve_device(args.device)
-    return zoo.load(args.model, device, arch=args.arch, config=parse_options(args.arch_option))
+    return zoo.load(
+        args.model, device, arch=args.arch, config=parse_options(args.arch_option, "--arch-option")
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -106,7 +109,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a setting of the method, repeatable, e.g. --method-option codes=20 --method-option layer=2 (mgan), --method-option closing=3 (rgi, rrgi)",
+        help="a setting of the method, repeatable, e.g. --method-option codes=20 --method-option layer=2 (mgan), --method-option closing=3 (rgi, rrgi), --method-option refit_steps=600 (rgi)",
     )
     parser.add_argument("--batch-size", type=int, default=16, help="images solved at once (default 16)")
     parser.add_argument(
@@ -199,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         callback=per_batch,
-        options=parse_options(args.method_option),
+        options=parse_options(args.method_option, "--method-option"),
     )
     bar.close()
     seconds = time.perf_counter() - started
