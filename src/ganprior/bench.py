@@ -101,6 +101,11 @@ def median(values: Tensor) -> float:
     return float(statistics.median(values.tolist()))
 
 
+def median_scores(scores: dict[str, Tensor]) -> dict[str, float]:
+    """Per-image scores {name: (N,)} -> table columns {"name (median)": median}."""
+    return {f"{k} (median)": median(v) for k, v in scores.items()}
+
+
 def images_tensor(images: Sequence[Image.Image], prior: Prior) -> Tensor:
     """PIL images fitted to the prior: (N, C, res, res) in [-1, 1]."""
     g = prior.generator
@@ -153,7 +158,7 @@ def restoration_rows(
                 "method": method,
                 "images": len(clean),
             }
-            row |= {f"{k} (median)": median(v) for k, v in out.metrics.items()}
+            row |= median_scores(out.metrics)
             row["s/image"] = seconds
             rows.append(row)
     return rows

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from . import edit, examples, zoo
-from .bench import BenchOptions, Table, free_form_mask, images_tensor, median, restoration_rows
+from .bench import BenchOptions, Table, free_form_mask, images_tensor, median_scores, restoration_rows
 from .checkpoint import Prior
 from .defense import dgp_defense, dip_defense, fgsm, invert_defense, pgd
 from .features import default_metric
@@ -135,7 +135,7 @@ def variant_row(
     result = dgp(g, observation, operator, schedule, default_metric(prior), DGPConfig(seed=seed))
     seconds = (time.perf_counter() - started) / len(clean)
     scores = measure(operator.project(result.image, observation).clamp(-1, 1), clean, operator)
-    return {f"{k} (median)": median(v) for k, v in scores.items()} | {"s/image": seconds}
+    return median_scores(scores) | {"s/image": seconds}
 
 
 def ablation_table(subject: Subject, options: BenchOptions) -> Table:

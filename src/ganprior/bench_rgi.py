@@ -22,7 +22,7 @@ from torch import Tensor
 
 from . import examples, zoo
 from .anomaly import anomaly_maps, auroc, calibrate, dice_iou, image_scores, per_image_auroc
-from .bench import BenchOptions, Table, images_tensor, median
+from .bench import BenchOptions, Table, images_tensor, median, median_scores
 from .checkpoint import Prior, load_prior, save_prior
 from .corruption import Corruption
 from .data import load_dataset
@@ -127,7 +127,7 @@ def _inpaint_row(
         image = out.restored
     seconds = (time.perf_counter() - started) / len(clean)
     row: dict[str, Any] = {"method": label, "λ": model_lambda(prior, "rgi") if method in MASK_FREE else ""}
-    row |= {f"{k} (median)": median(v) for k, v in measure(image, clean, Corruption(masks)).items()}
+    row |= median_scores(measure(image, clean, Corruption(masks)))
     if out.result.mask is not None:
         row |= mask_ious(out.result.mask, clean, observed, masks)
     row["s/image"] = seconds
@@ -158,10 +158,7 @@ def gap_rows(clean: Tensor, masks: Tensor, observed: Tensor, oracle: Tensor, fou
                 {
                     "G(z) from": latent,
                     "mask": mask_name,
-                    **{
-                        f"{k} (median)": median(v)
-                        for k, v in measure(restored, clean, Corruption(masks)).items()
-                    },
+                    **median_scores(measure(restored, clean, Corruption(masks))),
                     "error share, misses": median((error * corrupted * (1 - hole)).flatten(1).sum(1) / total),
                     "error share, false alarms": median(
                         (error * (1 - corrupted) * hole).flatten(1).sum(1) / total
