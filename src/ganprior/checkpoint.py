@@ -8,7 +8,6 @@ Nothing here executes code from a file: safetensors, or ``torch.load(weights_onl
 from __future__ import annotations
 
 import json
-import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,11 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from .errors import GanpriorError
+from .files import save_tensors, tensor_metadata
 from .models import StagedDiscriminator, StagedGenerator, build
 
 
@@ -62,10 +62,7 @@ def save_prior(path: str | Path, prior: Prior) -> None:
             for k, v in prior.discriminator.state_dict().items()
         }
         meta["discriminator"] = _spec(prior.discriminator)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    save_file(tensors, str(part), metadata={"ganprior": json.dumps(meta)})
-    os.replace(part, path)
+    save_tensors(path, tensors, {"ganprior": json.dumps(meta)})
 
 
 def _load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
@@ -109,11 +106,7 @@ def load_prior(
     meta: dict[str, Any] | None = None
     try:
         if path.suffix == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(path), "pt") as handle:
-                raw = (handle.metadata() or {}).get("ganprior")
-            meta = json.loads(raw) if raw else None
+            meta = tensor_metadata(path, "ganprior")
             tensors = load_file(str(path))
         else:
             loaded = torch.load(path, map_location="cpu", weights_only=True)

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from .data import ImageSet, load_dataset
 from .data.augment import translation
 from .errors import GanpriorError
+from .files import save_tensors, tensor_metadata
+from .models.sampling import sample_prior
 
 BUNDLED_DIR = Path(__file__).parent / "pretrained" / "classifiers"
 
@@ -118,13 +118,10 @@ def train_classifier(
 
 
 def save_classifier(path: str | Path, model: SmallClassifier) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
+    """Write ``model`` (weights, config and card) to a safetensors file whole."""
     meta = {"config": model.config, "card": model.card}
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(part), metadata={"ganprior-classifier": json.dumps(meta)})
-    os.replace(part, path)
+    save_tensors(path, tensors, {"ganprior-classifier": json.dumps(meta)})
 
 
 def bundled_classifiers() -> dict[str, Path]:
@@ -138,11 +135,12 @@ def load_classifier(name_or_path: str | Path) -> SmallClassifier:
     if not path.is_file():
         raise GanpriorError(f"unknown classifier {name_or_path!r}; shipped: {', '.join(bundled) or 'none'}")
     try:
-        with safe_open(str(path), "pt") as handle:
-            meta = json.loads((handle.metadata() or {})["ganprior-classifier"])
+        meta = tensor_metadata(path, "ganprior-classifier")
         state = load_file(str(path))
     except (KeyError, OSError, json.JSONDecodeError, Exception) as exc:
         raise GanpriorError(f"{path} is not a ganprior classifier file: {exc}") from exc
+    if meta is None:
+        raise GanpriorError(f"{path} is not a ganprior classifier file: it has no classifier metadata")
     model = SmallClassifier(**meta["config"])
     model.load_state_dict(state)
     model.card = meta["card"]
@@ -179,18 +177,6 @@ def frechet_distance(a: Tensor, b: Tensor) -> float:
     return float(value.clamp(min=0))
 
 
-@torch.no_grad()
-def generate(G: nn.Module, labels: Tensor | None, n: int, seed: int = 0, batch: int = 500) -> Tensor:
-    """``n`` samples of G (eval mode) with latents from a seeded generator; ``labels`` (n,) if conditional."""
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, G.latent_dim, generator=gen)
-    out = []
-    for i in range(0, n, batch):
-        y = labels[i : i + batch] if labels is not None else None
-        out.append(G(z[i : i + batch], y))
-    return torch.cat(out)
-
-
 def score_generator(
     G: nn.Module,
     classifier: SmallClassifier,
@@ -207,7 +193,7 @@ def score_generator(
     train_idx = torch.from_numpy(np.sort(rng.choice(len(train), min(n, len(train)), replace=False)))
     conditional = getattr(G, "num_classes", 0) > 0
     labels = test.labels[test_idx] if conditional and test.labels is not None else None
-    fake = generate(G, labels, n, seed)
+    fake = sample_prior(G, n, seed, classes=labels, chunk=500).images
     fake_pred, fake_feat = classifier.predict(fake)
     test_pred, test_feat = classifier.predict(test.images[test_idx])
     _, train_feat = classifier.predict(train.images[train_idx])

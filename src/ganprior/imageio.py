@@ -8,7 +8,6 @@ gray, replication for gray -> RGB).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -18,8 +17,10 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from .errors import GanpriorError
+from .files import atomic_write
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601: gray = their weighted sum of R, G, B
 
 
 def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
@@ -39,7 +40,8 @@ def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
     return paths
 
 
-def _open(path: Path) -> Image.Image:
+def open_image(path: str | Path) -> Image.Image:
+    """An image file, decoded as it is (``GanpriorError`` if it is not an image)."""
     try:
         image = Image.open(path)
         image.load()
@@ -48,13 +50,17 @@ def _open(path: Path) -> Image.Image:
     return image
 
 
+def on_white(image: Image.Image) -> Image.Image:
+    """A PIL image with transparency composited on white (RGBA); others unchanged."""
+    if image.mode in {"RGBA", "LA", "PA"} or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return image
+
+
 def pil_to_tensor(image: Image.Image, channels: int) -> Tensor:
     """PIL image -> (channels, H, W) in [-1, 1]; transparent pixels are put on white."""
-    if image.mode in {"RGBA", "LA", "P"}:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    image = image.convert("L" if channels == 1 else "RGB")
+    image = on_white(image).convert("L" if channels == 1 else "RGB")
     array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
     tensor = torch.from_numpy(array.copy())
     return tensor[None] if channels == 1 else tensor.permute(2, 0, 1)
@@ -75,7 +81,7 @@ def fit(
 
 def load_image(path: str | Path, resolution: int, channels: int) -> Tensor:
     """An image file fitted to a model: (channels, resolution, resolution) in [-1, 1]."""
-    return pil_to_tensor(fit(_open(Path(path)), resolution), channels)
+    return pil_to_tensor(fit(open_image(path), resolution), channels)
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
@@ -93,7 +99,7 @@ def load_mask(path: str | Path, resolution: int, image_size: tuple[int, int] | N
     The mask is drawn on the input photo, so it must have the photo's size (``image_size``,
     (width, height)); it is then fitted like the photo (centre crop, nearest resize).
     """
-    image = _open(Path(path)).convert("L")
+    image = open_image(path).convert("L")
     if image_size is not None and image.size != tuple(image_size):
         raise GanpriorError(
             f"mask {path} is {image.size[0]}×{image.size[1]} but the image is {image_size[0]}×{image_size[1]}; "
@@ -110,13 +116,14 @@ def to_uint8(image: Tensor) -> np.ndarray:
     return array[..., 0] if array.shape[2] == 1 else array
 
 
-def save_image(image: Tensor, path: str | Path) -> Path:
-    """Write (C, H, W) in [-1, 1] as a PNG, whole (temporary file, then rename)."""
+def save_image(image: Tensor, path: str | Path, scale: int = 1) -> Path:
+    """Write (C, H, W) in [-1, 1] as a PNG (gray for one channel), enlarged ``scale``× (nearest), whole."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    Image.fromarray(to_uint8(image)).save(part, format="PNG")
-    os.replace(part, path)
+    picture = Image.fromarray(to_uint8(image))
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
+    with atomic_write(path) as part:
+        picture.save(part, format="PNG")
     return path
 
 
@@ -132,9 +139,13 @@ def upscale_to(image: Tensor, resolution: int) -> Tensor:
     return torch.nn.functional.interpolate(image, size=(resolution, resolution), mode="nearest")
 
 
-def grid(images: Sequence[Tensor] | Tensor, columns: int, pad: int = 2, fill: float = 1.0) -> Tensor:
-    """Tile (N, C, H, W) images (gray ones become RGB) into one (3, H', W') picture, row-major."""
-    batch = as_rgb(torch.stack(list(images)) if not isinstance(images, Tensor) else images).detach().cpu()
+def grid(
+    images: Sequence[Tensor] | Tensor, columns: int, pad: int = 2, fill: float = 1.0, rgb: bool = True
+) -> Tensor:
+    """Tile (N, C, H, W) images into one (C', H', W') picture, row-major, ``pad`` pixels of ``fill``
+    around each; C' = 3 (gray ones become RGB) unless ``rgb`` is False, which keeps C."""
+    batch = torch.stack(list(images)) if not isinstance(images, Tensor) else images
+    batch = (as_rgb(batch) if rgb else batch).detach().cpu()
     n, c, h, w = batch.shape
     rows = (n + columns - 1) // columns
     canvas = torch.full((c, rows * (h + pad) + pad, columns * (w + pad) + pad), fill)

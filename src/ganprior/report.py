@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 
 from .errors import GanpriorError
+from .files import write_whole
 from .imageio import as_rgb, save_image, to_uint8, upscale_to
 
 
@@ -32,11 +32,7 @@ def prepare_output_dir(path: str | Path, overwrite: bool) -> Path:
 
 def write_json(data: Any, path: str | Path) -> Path:
     """Write JSON whole (temporary file, then rename)."""
-    path = Path(path)
-    part = path.with_name(path.name + ".part")
-    part.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
-    os.replace(part, path)
-    return path
+    return write_whole(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
 
 
 def _jsonable(value: Any) -> Any:

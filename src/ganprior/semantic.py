@@ -18,9 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import Prior
-from .degrade import LUMA_WEIGHTS, Operator
+from .degrade import Operator
 from .errors import GanpriorError
+from .imageio import LUMA_WEIGHTS
 from .models import StagedGenerator
+from .models.sampling import sample_prior
 from .solvers.base import Result
 from .solvers.mgan import fuse, mgan, task_config
 
@@ -100,17 +102,10 @@ def sample_scores(
 ) -> tuple[Tensor, Tensor]:
     """``count`` prior inputs — latents (count, latent_dim), with the one-hot class appended for a
     conditional generator — and their images' attribute scores (count,)."""
-    rng = torch.Generator().manual_seed(seed)
-    device = next(generator.parameters()).device
-    z = generator.sample_latent(count, rng).to(device)
-    labels = generator.sample_classes(count, rng)
-    onehot = generator.class_vector(None if labels is None else labels.to(device), count)
-    inputs = z if onehot is None else torch.cat([z, onehot], dim=1)
-    scores = []
-    for start in range(0, count, chunk):
-        y = None if onehot is None else onehot[start : start + chunk]
-        scores.append(attribute(generator(z[start : start + chunk], y)))
-    return inputs, torch.cat(scores)
+    sample = sample_prior(generator, count, seed, chunk=chunk)
+    onehot = generator.class_vector(sample.classes, count)
+    inputs = sample.latents if onehot is None else torch.cat([sample.latents, onehot], dim=1)
+    return inputs, torch.cat([attribute(images) for images in sample.images.split(chunk)])
 
 
 def fit_direction(z: Tensor, scores: Tensor, fraction: float = 0.3, steps: int = 300) -> Direction:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import GanpriorError
+from .files import atomic_write, write_whole
 
 Registry = Literal["pypi", "npm", "debian"]
 
@@ -73,8 +74,8 @@ class Package:
             downloaded = self._sideloaded() or self._download(Path(tmp))
             self._check(downloaded)
             target = self.folder / downloaded.name
-            shutil.copyfile(downloaded, target.with_suffix(target.suffix + ".part"))
-            os.replace(target.with_suffix(target.suffix + ".part"), target)
+            with atomic_write(target) as part:
+                shutil.copyfile(downloaded, part)
         return target
 
     def fetch(self, member: str, sha256: str | None = None) -> Path:
@@ -171,7 +172,7 @@ def _extract(archive: Path, member: str, into: Path) -> int:
                 if name == member or (
                     member.endswith("/") and name.startswith(member) and not name.endswith("/")
                 ):
-                    _write(into / name, zf.read(name))
+                    write_whole(into / name, zf.read(name))
                     count += 1
     elif archive.suffix == ".tgz":
         with tarfile.open(archive) as tf:
@@ -179,7 +180,7 @@ def _extract(archive: Path, member: str, into: Path) -> int:
                 if info.isfile() and (
                     info.name == member or (member.endswith("/") and info.name.startswith(member))
                 ):
-                    _write(into / info.name, tf.extractfile(info).read())  # type: ignore[union-attr]
+                    write_whole(into / info.name, tf.extractfile(info).read())  # type: ignore[union-attr]
                     count += 1
     elif archive.suffix == ".deb":
         with tempfile.TemporaryDirectory() as tmp:
@@ -188,7 +189,7 @@ def _extract(archive: Path, member: str, into: Path) -> int:
             paths = [p for p in source.rglob("*") if p.is_file()] if member.endswith("/") else [source]
             for path in paths:
                 if path.is_file():
-                    _write(
+                    write_whole(
                         into / member.lstrip("/") / path.relative_to(source)
                         if member.endswith("/")
                         else into / member.lstrip("/"),
@@ -196,11 +197,3 @@ def _extract(archive: Path, member: str, into: Path) -> int:
                     )
                     count += 1
     return count
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write a whole file atomically (temporary name, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    part.write_bytes(data)
-    os.replace(part, path)

@@ -21,23 +21,23 @@ from __future__ import annotations
 
 import copy
 import json
-import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor, nn
 
 from .checkpoint import Prior, save_prior
 from .data import DATASETS, ImageSet, load_dataset
 from .data.augment import diff_augment, parse_policy
 from .errors import GanpriorError
+from .files import atomic_write
+from .imageio import grid, save_image
 from .models import build
+from .models.sampling import sample_prior
+from .report import write_json
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.safetensors"
@@ -137,41 +137,10 @@ def recalibrate_batchnorm(G: nn.Module, batch: int = 128, batches: int = 8, seed
         m.momentum = None  # cumulative average
     G.train()
     for _ in range(batches):
-        z = torch.randn(batch, G.latent_dim, generator=gen)
-        y = torch.randint(G.num_classes, (batch,), generator=gen) if G.num_classes else None
-        G(z, y)
+        sample_prior(G, batch, gen)
     for m, momentum in zip(norms, saved, strict=True):
         m.momentum = momentum
     return G.eval()
-
-
-def image_grid(images: Tensor, nrow: int) -> np.ndarray:
-    """(N, C, H, W) in [-1, 1] -> uint8 (rows·H + pad, nrow·W + pad, C) grid with 2-px gaps."""
-    n, c, h, w = images.shape
-    rows = math.ceil(n / nrow)
-    grid = np.full((rows * (h + 2) + 2, nrow * (w + 2) + 2, c), 255, dtype=np.uint8)
-    pixels = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-    for i in range(n):
-        r, col = divmod(i, nrow)
-        grid[2 + r * (h + 2) : 2 + r * (h + 2) + h, 2 + col * (w + 2) : 2 + col * (w + 2) + w] = pixels[i]
-    return grid
-
-
-def save_png(array: np.ndarray, path: Path, scale: int = 1) -> None:
-    """Write a uint8 HWC array as PNG, whole (temporary file, then rename)."""
-    image = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
-    if scale > 1:
-        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    image.save(part, format="PNG")
-    os.replace(part, path)
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    part = path.with_name(path.name + ".part")
-    torch.save(obj, part)
-    os.replace(part, path)
 
 
 def _params(module: nn.Module) -> int:
@@ -228,7 +197,8 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         path = self.out / CHECKPOINT
-        _atomic_torch_save(self.state(), path)
+        with atomic_write(path) as part:
+            torch.save(self.state(), part)
         return path
 
     def load_checkpoint(self, path: Path | None = None) -> None:
@@ -261,7 +231,7 @@ class Trainer:
         return self.data.images[idx], labels
 
     def _fake_inputs(self) -> tuple[Tensor, Tensor | None]:
-        z = torch.randn(self.cfg.batch, self.cfg.latent_dim, generator=self.gen)
+        z = self.G.sample_latent(self.cfg.batch, self.gen)
         if not self.num_classes:
             return z, None
         # classes as often as they occur in the data (a projection D learns the class prior too)
@@ -311,8 +281,9 @@ class Trainer:
         return self.exported_generator()(self.sample_z, self.sample_y)
 
     def save_samples(self, path: Path) -> Path:
-        save_png(image_grid(self.samples(), 8), path, scale=2 if self.cfg.resolution <= 32 else 1)
-        return path
+        return save_image(
+            grid(self.samples(), 8, rgb=False), path, scale=2 if self.cfg.resolution <= 32 else 1
+        )
 
     def card(self) -> dict[str, Any]:
         cfg, data = self.cfg, self.data
@@ -362,9 +333,7 @@ class Trainer:
         D = copy.deepcopy(self.D).eval()
         path = self.out / MODEL
         save_prior(path, Prior(card["name"], G, D, card))  # type: ignore[arg-type]
-        part = self.out / "card.json.part"
-        part.write_text(json.dumps(card, indent=2) + "\n")
-        os.replace(part, self.out / "card.json")
+        write_json(card, self.out / "card.json")
         self.save_samples(self.out / "samples.png")
         return path
 

@@ -9,7 +9,6 @@ Two kinds of entries:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 
 from .checkpoint import Prior, load_prior, save_prior
 from .errors import GanpriorError
+from .files import tensor_metadata
 from .models.dcgan import DCGANGenerator, convert_sequential_dcgan
 from .sources import Package, cache_dir
 
@@ -111,10 +111,7 @@ def _bundled() -> dict[str, Path]:
 
 
 def _bundled_card(path: Path) -> dict[str, Any]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as handle:
-        meta = json.loads((handle.metadata() or {})["ganprior"])
+    meta = tensor_metadata(path, "ganprior")
     return {"name": path.stem, **meta["card"], "discriminator": meta["discriminator"] is not None}
 
 

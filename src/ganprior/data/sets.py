@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..errors import GanpriorError
+from ..imageio import IMAGE_SUFFIXES, LUMA_WEIGHTS, fit, on_white, open_image
 from ..sources import Package
 from .base import ImageSet, seeded_test_mask
 
@@ -42,7 +42,6 @@ EMOJI = Package(
     "16.0.0",
     "fb5fd131b362aab7a55542d2a147a79708cce0a8b1c1bbacd470172708b5c438",
 )
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
 # ---------------------------------------------------------------------------------------- conversion
@@ -58,37 +57,27 @@ def to_tensor(pixels: np.ndarray, resolution: int, channels: int, background: in
     if (h, w) == (28, 28) and resolution == 32:
         pixels = np.pad(pixels, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=background)
     elif (h, w) != (resolution, resolution):
-        pixels = np.stack([_resize(p, resolution) for p in pixels])
+        pixels = np.stack([_fit(p, resolution) for p in pixels])
     images = torch.from_numpy(np.array(pixels)).permute(0, 3, 1, 2).float()
     if c == 1 and channels == 3:
         images = images.expand(-1, 3, -1, -1)
     elif c == 3 and channels == 1:
-        images = (images * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        images = (images * torch.tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)).sum(1, keepdim=True)
     elif c != channels:
         raise GanpriorError(f"cannot turn {c}-channel images into {channels} channels")
     return (images / 127.5 - 1.0).contiguous()
 
 
-def _resize(pixels: np.ndarray, resolution: int) -> np.ndarray:
-    h, w = pixels.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    crop = pixels[top : top + side, left : left + side]
-    image = Image.fromarray(crop[..., 0] if crop.shape[-1] == 1 else crop)
-    out = np.asarray(image.resize((resolution, resolution), Image.Resampling.LANCZOS))
+def _fit(pixels: np.ndarray, resolution: int) -> np.ndarray:
+    """uint8 (H, W, C) -> (resolution, resolution, C) by ``imageio.fit`` (centre crop, Lanczos)."""
+    image = fit(Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels), resolution)
+    out = np.asarray(image)
     return out[..., None] if out.ndim == 2 else out
 
 
-def decode(data: bytes | Path, source: str) -> np.ndarray:
+def decode(path: Path) -> np.ndarray:
     """An image file -> uint8 (H, W, 3) RGB, or (H, W, 1) for gray; transparency put on white."""
-    try:
-        image = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
-        image.load()
-    except (UnidentifiedImageError, OSError) as exc:
-        raise GanpriorError(f"cannot decode {source} as an image: {exc}") from exc
-    if image.mode in {"RGBA", "LA", "PA"} or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    image = on_white(open_image(path))
     if image.mode in {"L", "1", "I", "I;16", "F"}:
         return np.asarray(image.convert("L"))[..., None]
     return np.asarray(image.convert("RGB"))
@@ -172,7 +161,7 @@ def load_emoji(split: str, resolution: int, channels: int) -> ImageSet:
         path = folder / file
         if not path.is_file():
             raise GanpriorError(f"{path} is missing from the emoji cache; delete {folder} and fetch again")
-        pixels.append(decode(path, str(path)))
+        pixels.append(decode(path))
     images = to_tensor(np.stack(pixels), resolution, channels)
     labels = torch.tensor([categories.index(category) for _, category, _ in rows])
     return ImageSet(images, labels, categories, [file for file, _, _ in rows], "emoji", split)
@@ -206,7 +195,7 @@ def load_folder(
     ids = [p.relative_to(folder).as_posix() for p, _ in files]
     keep = seeded_test_mask(ids) == (split == "test")
     chosen = [f for f, kept in zip(files, keep, strict=True) if kept]
-    decoded = [decode(p, str(p)) for p, _ in chosen]
+    decoded = [decode(p) for p, _ in chosen]
     if channels is None:
         channels = 1 if all(d.shape[-1] == 1 for d in decoded) else 3
     if resolution is None:
@@ -284,7 +273,7 @@ def load_patterns(split: str, resolution: int, channels: int) -> ImageSet:
 def texture_sources() -> dict[str, np.ndarray]:
     """Texture name -> uint8 (H, W, C) pixels."""
     folder = fetch_textures()
-    return {name: decode(folder / f"{name}.png", name) for name in SKIMAGE_TEXTURES}
+    return {name: decode(folder / f"{name}.png") for name in SKIMAGE_TEXTURES}
 
 
 def load_textures(split: str, resolution: int, channels: int) -> ImageSet:
