@@ -86,6 +86,16 @@ _LR_G_SR = [5e-5, 5e-5, 2e-5, 1e-5, 1e-5]
 _LR_Z_SR = [2e-3, 1e-3, 2e-5, 1e-5, 1e-5]
 _PROGRESSIVE = [2, 3, 4, 5, 6]  # the reference's ft_num, of REFERENCE_GROUPS
 
+
+def _sr_stages(
+    depth: int | list[int] | None, w_feature: float | list[float], w_mse: float | list[float]
+) -> Schedule:
+    """The reference's five 200-iteration stages at its SR learning rates, with these depths and weights."""
+    return Schedule.from_lists(
+        iterations=[200] * 5, lr_z=_LR_Z_SR, lr_g=_LR_G_SR, depth=depth, w_feature=w_feature, w_mse=w_mse
+    )
+
+
 REFERENCE: dict[str, Schedule] = {
     "colorize": Schedule.from_lists(
         init_std=0.5,
@@ -96,25 +106,9 @@ REFERENCE: dict[str, Schedule] = {
         w_feature=1.0,
         w_mse=0.0,
     ),
-    "sr": Schedule.from_lists(
-        iterations=[200] * 5, lr_z=_LR_Z_SR, lr_g=_LR_G_SR, depth=_PROGRESSIVE, w_feature=1.0, w_mse=1.0
-    ),
-    "sr-mse": Schedule.from_lists(
-        iterations=[200] * 5,
-        lr_z=_LR_Z_SR,
-        lr_g=_LR_G_SR,
-        depth=_PROGRESSIVE,
-        w_feature=[1, 1, 1, 0.5, 0.1],
-        w_mse=[10, 10, 10, 50, 100],
-    ),
-    "inpaint": Schedule.from_lists(
-        iterations=[200] * 5,
-        lr_z=_LR_Z_SR,
-        lr_g=_LR_G_SR,
-        depth=None,
-        w_feature=[1, 1, 1, 1, 0.5],
-        w_mse=[1, 1, 1, 1, 10],
-    ),
+    "sr": _sr_stages(_PROGRESSIVE, w_feature=1.0, w_mse=1.0),
+    "sr-mse": _sr_stages(_PROGRESSIVE, w_feature=[1, 1, 1, 0.5, 0.1], w_mse=[10, 10, 10, 50, 100]),
+    "inpaint": _sr_stages(None, w_feature=[1, 1, 1, 1, 0.5], w_mse=[1, 1, 1, 1, 10]),
     "manipulate": Schedule.from_lists(
         iterations=[125, 125, 100], lr_z=[1e-1, 1e-2, 2e-4], lr_g=[2e-7, 2e-5, 2e-6], depth=None, w_nll=0.2
     ),

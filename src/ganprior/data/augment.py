@@ -30,17 +30,19 @@ def color(x: Tensor, gen: torch.Generator | None = None) -> Tensor:
     return (x - mean) * (_uniform((b, 1, 1, 1), gen, x) + 0.5) + mean
 
 
+def _indices(b: int, h: int, w: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """Batch, row and column indices, each (b, h, w)."""
+    axes = (torch.arange(n, device=device) for n in (b, h, w))
+    gb, gy, gx = torch.meshgrid(*axes, indexing="ij")
+    return gb, gy, gx
+
+
 def translation(x: Tensor, gen: torch.Generator | None = None, ratio: float = 0.125) -> Tensor:
     b, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     ty = torch.randint(-sh, sh + 1, (b, 1, 1), generator=gen).to(x.device)
     tx = torch.randint(-sw, sw + 1, (b, 1, 1), generator=gen).to(x.device)
-    gb, gy, gx = torch.meshgrid(
-        torch.arange(b, device=x.device),
-        torch.arange(h, device=x.device),
-        torch.arange(w, device=x.device),
-        indexing="ij",
-    )
+    gb, gy, gx = _indices(b, h, w, x.device)
     gy = (gy + ty + 1).clamp(0, h + 1)
     gx = (gx + tx + 1).clamp(0, w + 1)
     padded = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)
@@ -52,12 +54,7 @@ def cutout(x: Tensor, gen: torch.Generator | None = None, ratio: float = 0.5) ->
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     oy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), generator=gen).to(x.device)
     ox = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), generator=gen).to(x.device)
-    gb, gy, gx = torch.meshgrid(
-        torch.arange(b, device=x.device),
-        torch.arange(ch, device=x.device),
-        torch.arange(cw, device=x.device),
-        indexing="ij",
-    )
+    gb, gy, gx = _indices(b, ch, cw, x.device)
     gy = (gy + oy - ch // 2).clamp(0, h - 1)
     gx = (gx + ox - cw // 2).clamp(0, w - 1)
     mask = torch.ones(b, h, w, dtype=x.dtype, device=x.device)
