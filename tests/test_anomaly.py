@@ -14,9 +14,9 @@ from ganprior import patchcore, texture_crops
 from ganprior.anomaly import auroc, calibrate, detect, dice_iou, image_scores
 from ganprior.checkpoint import Prior, save_prior
 from ganprior.cli import main
-from ganprior.defects import DEFECT_KINDS, paint_defects
 from ganprior.imageio import load_image, save_image
 from ganprior.models.efficientnet import EfficientNetLite0Features
+from ganprior.physics import DEFECT_KINDS, paint_defects
 
 STEPS = 80
 

@@ -14,7 +14,7 @@ from ganprior import metrics
 from ganprior.anomaly import auroc, dice_iou
 from ganprior.checkpoint import Prior
 from ganprior.cli import main
-from ganprior.corruption import Corruption
+from ganprior.physics import Corruption
 from ganprior.pipeline import restore
 from ganprior.robust import fallback_lambda, preset
 from ganprior.solvers.rgi import RGIConfig, binary_mask, rgi

@@ -13,14 +13,11 @@ from torch import Tensor
 
 from . import metrics
 from .checkpoint import Prior
-from .corruption import Corruption
-from .degrade import Mask, Operator
 from .errors import GanpriorError
-from .masks import center_box
 from .methods import METHODS
+from .physics import Corruption, Mask, Operator, build_operator, center_box
 from .robust import MASK_FREE
 from .solvers import Callback, Result
-from .tasks import build_operator
 
 
 @dataclass

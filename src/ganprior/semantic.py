@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import Prior
-from .degrade import LUMA_WEIGHTS, Operator
 from .errors import GanpriorError
 from .models import StagedGenerator
+from .physics import LUMA_WEIGHTS, Operator
 from .solvers.base import Result
 from .solvers.mgan import fuse, mgan, task_config
 

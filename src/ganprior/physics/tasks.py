@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .degrade import Compose, Downsample, Grayscale, Mask, Noise, Operator
-from .errors import GanpriorError
+from ..errors import GanpriorError
 from .masks import center_box
+from .operator import Compose, Downsample, Grayscale, Mask, Noise, Operator
 
 TASKS = ("inpaint", "sr", "colorize", "denoise", "hybrid")
 TASK_HELP = {

@@ -5,10 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganprior.degrade import Compose, Downsample, Grayscale, Mask, Noise
 from ganprior.errors import GanpriorError
-from ganprior.masks import MASK_KINDS, center_box, make_mask
-from ganprior.tasks import TASKS, build_operator, observation_shape
+from ganprior.physics import (
+    MASK_KINDS,
+    TASKS,
+    Compose,
+    Downsample,
+    Grayscale,
+    Mask,
+    Noise,
+    build_operator,
+    center_box,
+    make_mask,
+    observation_shape,
+)
 
 x = torch.rand(4, 3, 32, 32) * 2 - 1
 

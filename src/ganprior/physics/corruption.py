@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .degrade import Mask
+from .operator import Mask
 
 
 class Corruption(Mask):

@@ -18,7 +18,7 @@ import kornia
 import torch
 from torch import Tensor, nn
 
-from .errors import GanpriorError
+from ..errors import GanpriorError
 
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
 
