@@ -1,16 +1,24 @@
-"""Degradations: forward operators, generated masks, mask-free corruption, synthetic defects and
-the task table (task name -> operator)."""
+"""Degradations: forward operators (one module each, on the ``Operator`` base), generated masks,
+mask-free corruption, synthetic defects, the registry of operators and the task table (task name
+-> operator)."""
 
+from .compose import Compose
 from .corruption import Corruption
 from .defects import DEFECT_KINDS, paint_defects
+from .downsample import Downsample
+from .grayscale import LUMA_WEIGHTS, Grayscale
+from .mask import Mask
 from .masks import MASK_KINDS, center_box, free_form, make_mask, random_boxes, random_pixels
-from .operator import LUMA_WEIGHTS, Compose, Downsample, Grayscale, Mask, Noise, Operator
+from .noise import Noise
+from .operator import Operator
+from .registry import OPERATORS
 from .tasks import TASK_HELP, TASKS, build_operator, observation_shape
 
 __all__ = [
     "DEFECT_KINDS",
     "LUMA_WEIGHTS",
     "MASK_KINDS",
+    "OPERATORS",
     "TASKS",
     "TASK_HELP",
     "Compose",

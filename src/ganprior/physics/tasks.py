@@ -6,8 +6,13 @@ import torch
 from torch import Tensor
 
 from ..errors import GanpriorError
+from .compose import Compose
+from .downsample import Downsample
+from .grayscale import Grayscale
+from .mask import Mask
 from .masks import center_box
-from .operator import Compose, Downsample, Grayscale, Mask, Noise, Operator
+from .noise import Noise
+from .operator import Operator
 
 TASKS = ("inpaint", "sr", "colorize", "denoise", "hybrid")
 TASK_HELP = {
