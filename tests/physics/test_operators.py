@@ -36,7 +36,7 @@ def op(request) -> Operator:
 
 
 def test_every_operator_is_registered():
-    library = {c for c in _subclasses(Operator) if c.__module__.startswith("ganprior.physics")} | {Operator}
+    library = {c for c in _subclasses(Operator) if c.__module__.startswith("ganprior.")} | {Operator}
     registered = {type(OPERATORS[name](RESOLUTION, CHANNELS, BATCH)) for name in OPERATORS}
     assert library <= registered, f"add {library - registered} to physics.registry.OPERATORS"
 
