@@ -9,10 +9,9 @@ import torch
 from conftest import tiny_generator
 from ganprior import metrics
 from ganprior.checkpoint import Prior
-from ganprior.degrade import Downsample, Mask, Operator
 from ganprior.features import FeatureMetric, VGG16Features, discriminator_metric
-from ganprior.masks import center_box
 from ganprior.models import SNGANDiscriminator
+from ganprior.physics import Downsample, Mask, Operator, center_box
 from ganprior.schedule import REFERENCE, Schedule, map_depth, preset
 from ganprior.solvers import InvertConfig, invert
 from ganprior.solvers.dgp import DGPConfig, dgp, parameter_groups, render, select_latents

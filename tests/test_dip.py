@@ -7,8 +7,7 @@ from dataclasses import replace
 import torch
 
 from ganprior import metrics
-from ganprior.degrade import Mask, Noise, Operator
-from ganprior.masks import center_box
+from ganprior.physics import Mask, Noise, Operator, center_box
 from ganprior.solvers.dip import DIPConfig, dip
 
 

@@ -6,8 +6,7 @@ import torch
 
 from conftest import tiny_generator
 from ganprior import metrics
-from ganprior.degrade import Downsample, Mask, Operator
-from ganprior.masks import center_box
+from ganprior.physics import Downsample, Mask, Operator, center_box
 from ganprior.solvers import InvertConfig, invert, search_latents
 
 CONFIG = InvertConfig(steps=150, lr=0.05, init_samples=200, latent_weight=0.0)

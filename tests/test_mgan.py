@@ -11,9 +11,9 @@ from torch import nn
 
 from ganprior.checkpoint import Prior
 from ganprior.cli import main
-from ganprior.degrade import Mask, Operator
 from ganprior.imageio import save_image
 from ganprior.models import DCGANGenerator, SNGANGenerator
+from ganprior.physics import Mask, Operator
 from ganprior.pipeline import restore
 from ganprior.semantic import brightness, change_rate, find_direction, fit_direction, move, size
 from ganprior.solvers import InvertConfig, invert

@@ -14,7 +14,7 @@ from ganprior import metrics
 from ganprior.anomaly import auroc, dice_iou
 from ganprior.checkpoint import Prior
 from ganprior.cli import main
-from ganprior.corruption import Corruption
+from ganprior.physics import Corruption
 from ganprior.pipeline import restore
 from ganprior.robust import fallback_lambda, preset
 from ganprior.solvers.rgi import RGIConfig, binary_mask, rgi
@@ -94,7 +94,7 @@ def test_pipeline_mask_free_inpainting_scores_the_hole(tiny):
     prior = Prior("tiny", tiny, None, {})
     clean, _, _ = planted(tiny, n=2, seed=9)
     out = restore(prior, clean, "inpaint", "rgi", simulate=True, steps=100)
-    hole = 1 - out.operator.mask
+    hole = out.operator.hole()
     assert torch.equal(out.observation * (1 - hole), clean * (1 - hole))  # only the hole was corrupted
     assert {"psnr", "psnr_hole"} <= set(out.metrics)
     assert out.metrics["psnr"].min() > 25

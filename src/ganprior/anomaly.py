@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 
 from .checkpoint import Prior
-from .degrade import Operator
 from .errors import GanpriorError
+from .physics import Operator
 from .robust import MASK_FREE, MIN_RESIDUAL, model_lambda, preset, residual_lambda, stored_calibration
 from .solvers import InvertConfig, Result, invert
 from .solvers.rgi import rgi

@@ -23,13 +23,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from . import examples, metrics, zoo
 from .checkpoint import Prior
-from .degrade import Operator
 from .imageio import fit, pil_to_tensor
-from .masks import make_mask
+from .physics import TASKS, Operator, build_operator, make_mask
 from .pipeline import restore
 from .report import write_json
 from .solvers import InvertConfig, invert
-from .tasks import TASKS, build_operator
 
 
 @dataclass

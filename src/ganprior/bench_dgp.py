@@ -24,6 +24,7 @@ from .bench import BenchOptions, Table, free_form_mask, images_tensor, median_sc
 from .checkpoint import Prior
 from .defense import dgp_defense, dip_defense, fgsm, invert_defense, pgd
 from .features import default_metric
+from .physics import build_operator
 from .pipeline import measure
 from .schedule import REFERENCE, Schedule
 from .solvers.dgp import (
@@ -35,7 +36,6 @@ from .solvers.dgp import (
     parameter_groups,
     task_schedule,
 )
-from .tasks import build_operator
 
 PROTOCOL = (
     "Each clean test image is degraded by the task's seeded simulation (inpaint: centred hole of 1/3 the side; "

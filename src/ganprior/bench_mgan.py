@@ -25,8 +25,8 @@ from .bench import BenchOptions, Table, images_tensor, median, restoration_rows
 from .bench_dgp import PLAN, test_images
 from .checkpoint import Prior
 from .classifier import bundled_classifiers, load_classifier
-from .degrade import Operator
 from .metrics import psnr
+from .physics import Operator
 from .semantic import edit_attribute, reconstruct, resolve_attribute
 from .solvers import InvertConfig, invert
 from .solvers.mgan import MGANConfig, mgan

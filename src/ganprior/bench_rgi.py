@@ -24,12 +24,9 @@ from . import examples, zoo
 from .anomaly import anomaly_maps, auroc, calibrate, dice_iou, image_scores, per_image_auroc
 from .bench import BenchOptions, Table, images_tensor, median, median_scores
 from .checkpoint import Prior, load_prior, save_prior
-from .corruption import Corruption
 from .data import load_dataset
-from .defects import DEFECT_KINDS
-from .degrade import Mask
-from .masks import make_mask
 from .patchcore import PatchCore
+from .physics import DEFECT_KINDS, Corruption, Mask, make_mask
 from .pipeline import measure, restore
 from .report import write_json
 from .robust import CALIBRATION_FILE, MASK_FREE, model_lambda, preset

@@ -13,8 +13,8 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import Prior
-from .degrade import Operator
 from .features import default_metric
+from .physics import Operator
 from .solvers import InvertConfig, invert
 from .solvers.dgp import DGPConfig, dgp, task_schedule
 from .solvers.dip import DIPConfig, dip

@@ -18,9 +18,9 @@ import torch
 from torch import Tensor
 
 from .checkpoint import Prior
-from .degrade import Operator
 from .errors import GanpriorError
 from .features import default_metric
+from .physics import Operator
 from .solvers.dgp import DGPConfig, dgp, render, task_schedule
 
 

@@ -13,10 +13,10 @@ from . import examples
 from .bench import generated_images, images_tensor, median
 from .checkpoint import Prior
 from .imageio import grid, save_image, upscale_to
+from .physics import TASK_HELP, TASKS
 from .pipeline import restore
 from .report import write_json
 from .solvers import Callback
-from .tasks import TASK_HELP, TASKS
 
 
 def demo_images(prior: Prior, generated: int = 4, seed: int = 0) -> tuple[list[str], Tensor]:

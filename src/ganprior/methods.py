@@ -13,7 +13,7 @@ from dataclasses import replace
 from torch import Tensor
 
 from .checkpoint import Prior
-from .degrade import Operator
+from .physics import Operator
 from .solvers import Callback, InvertConfig, Result, invert
 
 Solve = Callable[[Prior, Tensor, Operator, str, "int | None", int, "Callback | None"], Result]

@@ -13,14 +13,11 @@ from torch import Tensor
 
 from . import metrics
 from .checkpoint import Prior
-from .corruption import Corruption
-from .degrade import Mask, Operator
 from .errors import GanpriorError
-from .masks import center_box
 from .methods import METHODS
+from .physics import Corruption, Mask, Operator, build_operator, center_box
 from .robust import MASK_FREE
 from .solvers import Callback, Result
-from .tasks import build_operator
 
 
 @dataclass
@@ -37,15 +34,10 @@ class Restoration:
     metrics: dict[str, Tensor] = field(default_factory=dict)
 
 
-def hole_region(operator: Operator) -> Tensor | None:
-    """The missing pixels (N or 1, 1, H, W) of an inpainting operator, else None."""
-    return 1 - operator.mask if isinstance(operator, Mask) else None
-
-
 def measure(restored: Tensor, reference: Tensor, operator: Operator) -> dict[str, Tensor]:
     """PSNR/SSIM on the full image and, for inpainting, on the hole only (DGP's protocol)."""
     scores = {"psnr": metrics.psnr(restored, reference), "ssim": metrics.ssim(restored, reference)}
-    hole = hole_region(operator)
+    hole = operator.hole()
     if hole is not None and hole.any():
         scores["psnr_hole"] = metrics.psnr(restored, reference, hole)
         scores["ssim_hole"] = metrics.ssim(restored, reference, hole)
@@ -97,16 +89,14 @@ def restore(
     device = next(g.parameters()).device
     operator = build_operator(task, g.resolution, g.channels, mask=mask, factor=factor, sigma=sigma)
     if task == "inpaint" and method in MASK_FREE:  # the solver finds the corrupted pixels itself
-        operator = Corruption(
-            mask if mask is not None or not simulate else center_box(g.resolution), g.resolution
-        )
+        operator = Corruption(mask if mask is not None or not simulate else center_box(g.resolution))
     operator = operator.to(device)
     images = images.to(device)
     if simulate:
         reference = images
         observation = operator.simulate(images, torch.Generator().manual_seed(seed))
     else:
-        observation = operator(images) if isinstance(operator, Mask) else images
+        observation = operator.as_observation(images)
     n = observation.shape[0]
     starts = list(range(0, n, batch_size))
     results = []

@@ -17,8 +17,8 @@ from typing import Any
 from torch import Tensor
 
 from .checkpoint import Prior
-from .degrade import Operator
 from .errors import GanpriorError
+from .physics import Operator
 from .solvers import Callback, Result
 from .solvers.base import with_options
 from .solvers.rgi import RGIConfig, rgi

@@ -18,11 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import Prior
-from .degrade import Operator
 from .errors import GanpriorError
 from .imageio import LUMA_WEIGHTS
 from .models import StagedGenerator
 from .models.sampling import sample_prior
+from .physics import Operator
 from .solvers.base import Result
 from .solvers.mgan import fuse, mgan, task_config
 

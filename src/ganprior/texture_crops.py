@@ -20,8 +20,8 @@ import torch
 from torch import Tensor
 
 from .data.sets import SKIMAGE_TEXTURES, texture_sources
-from .defects import DEFECT_KINDS, paint_defects
 from .imageio import save_image
+from .physics import DEFECT_KINDS, paint_defects
 
 TEXTURES = tuple(SKIMAGE_TEXTURES)
 

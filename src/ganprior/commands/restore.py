@@ -13,9 +13,9 @@ from .. import zoo
 from ..errors import GanpriorError
 from ..imageio import collect_images, image_size, load_image, load_mask, save_image
 from ..methods import METHOD_HELP, METHODS
+from ..physics import TASK_HELP, TASKS, build_operator, observation_shape
 from ..pipeline import resolve_device, restore
 from ..report import loss_curve, prepare_output_dir, save_restoration_outputs
-from ..tasks import TASK_HELP, TASKS, build_operator, observation_shape
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -24,10 +24,10 @@ import torch
 from torch import Tensor
 
 from ..checkpoint import Prior
-from ..degrade import Operator
 from ..features import FeatureMetric, default_metric
 from ..losses import latent_prior, pixel_loss
 from ..models import StagedGenerator
+from ..physics import Operator
 from ..schedule import Schedule, preset
 from .base import Callback, Result
 from .per_image import PerImageGenerator, per_sample

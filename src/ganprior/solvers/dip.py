@@ -23,8 +23,8 @@ import torch
 from torch import Tensor, nn
 
 from ..checkpoint import Prior
-from ..degrade import Operator
 from ..losses import pixel_loss
+from ..physics import Operator
 from .base import Callback, Result
 from .per_image import per_sample
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..degrade import Operator
 from ..losses import pixel_loss
 from ..models import StagedGenerator
+from ..physics import Operator
 
 Distance = Callable[[Tensor, Tensor], Tensor]
 """(candidates' observations (K, ...), one observation expanded to (K, ...)) -> (K,) distances."""

@@ -15,9 +15,9 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from ..degrade import Operator
 from ..losses import FeatureNet, feature_loss, latent_prior, pixel_loss
 from ..models import StagedGenerator
+from ..physics import Operator
 from .base import Callback, Result
 from .init import search_latents
 

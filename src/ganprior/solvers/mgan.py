@@ -21,10 +21,10 @@ import torch
 from torch import Tensor
 
 from ..checkpoint import Prior
-from ..degrade import Operator
 from ..errors import GanpriorError
 from ..losses import FeatureNet
 from ..models import StagedGenerator
+from ..physics import Operator
 from .base import Callback, Result, with_options
 from .init import search_latents
 from .invert import Objective, run_steps

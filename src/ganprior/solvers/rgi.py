@@ -26,9 +26,9 @@ import torch
 from kornia import morphology
 from torch import Tensor
 
-from ..degrade import Mask, Operator
 from ..losses import pixel_loss
 from ..models import StagedDiscriminator, StagedGenerator
+from ..physics import Mask, Operator
 from .base import Callback, Result
 from .init import search_latents
 from .invert import InvertConfig, invert

@@ -12,6 +12,8 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
+from ..errors import GanpriorError
+
 MASK_KINDS = ("center", "boxes", "strokes", "pixels")
 
 
@@ -80,8 +82,6 @@ def make_mask(
         "pixels": lambda: random_pixels(resolution, generator=generator, **options),
     }
     if kind not in makers:
-        from .errors import GanpriorError
-
         raise GanpriorError(
             f"unknown mask kind {kind!r}; choose one of {', '.join(MASK_KINDS)}, or give a PNG"
         )

@@ -5,9 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .degrade import Compose, Downsample, Grayscale, Mask, Noise, Operator
-from .errors import GanpriorError
+from ..errors import GanpriorError
+from .compose import Compose
+from .downsample import Downsample
+from .grayscale import Grayscale
+from .mask import Mask
 from .masks import center_box
+from .noise import Noise
+from .operator import Operator
 
 TASKS = ("inpaint", "sr", "colorize", "denoise", "hybrid")
 TASK_HELP = {

@@ -1,0 +1,52 @@
+"""Gross corruption at unknown places: the degradation of mask-free inpainting (RGI's protocol).
+
+The pixels of a hole are replaced by −1 + N(0, 1) noise (per channel), and the solver is *not*
+told where: the forward map and ``project`` are the identity and the observation is the whole
+corrupted image. The corrupted region, when known, serves only to simulate observations and to
+score the hole (``hole``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .mask import mask_batch
+from .noise import standard_normal
+from .operator import Operator
+
+
+class Corruption(Operator):
+    """``mask`` (N or 1, 1, H, W) or (1, H, W) in {0, 1}, 1 = intact; ``None`` when the corrupted
+    pixels are unknown (then nothing is simulated and no pixel counts as a hole)."""
+
+    mask: Tensor | None
+
+    def __init__(self, mask: Tensor | None = None) -> None:
+        super().__init__()
+        self.register_buffer("mask", None if mask is None else mask_batch(mask))
+
+    def simulate(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Replace the hole of clean ``x`` (N, C, H, W) by −1 + N(0, 1) noise; ``x`` itself when the
+        hole is unknown."""
+        if self.mask is None:
+            return x
+        return self.mask * x + (1 - self.mask) * (standard_normal(x, generator) - 1)
+
+    def select(self, index: Tensor | Sequence[int]) -> Corruption:
+        if self.mask is None or self.mask.shape[0] == 1:
+            return self
+        return Corruption(self.mask[torch.as_tensor(index)])
+
+    def hole(self) -> Tensor | None:
+        return None if self.mask is None else 1 - self.mask
+
+    def describe(self) -> str:
+        place = (
+            "pixels at unknown places"
+            if self.mask is None
+            else f"{100 * (1 - self.mask.mean().item()):.0f}% of pixels"
+        )
+        return f"corruption({place} replaced by -1 + N(0,1), unknown to the solver)"
