@@ -13,8 +13,8 @@ from ganprior.features import FeatureMetric, VGG16Features, discriminator_metric
 from ganprior.models import SNGANDiscriminator
 from ganprior.physics import Downsample, Mask, Operator, center_box
 from ganprior.schedule import REFERENCE, Schedule, map_depth, preset
-from ganprior.solvers import InvertConfig, invert
-from ganprior.solvers.dgp import DGPConfig, dgp, parameter_groups, render, select_latents
+from ganprior.solvers import InvertConfig, invert, search_latents
+from ganprior.solvers.dgp import DGPConfig, dgp, parameter_groups, render
 
 FAST = DGPConfig(init_samples=20)
 
@@ -112,7 +112,9 @@ def test_latent_search_picks_the_class_with_the_latent():
     with torch.no_grad():
         x = g(z, labels)
     op = Downsample(2)
-    found_z, found_y = select_latents(g, op(x), op, metric, 300, torch.Generator().manual_seed(5))
+    found_z, found_y = search_latents(
+        g, op(x), op, 300, torch.Generator().manual_seed(5), metric, layers=3, chunk=50
+    )
     assert found_y is not None and found_y.shape == (3,)
     with torch.no_grad():
         searched = metric.distance(metric.features(op(g(found_z, found_y))), metric.features(op(x)), 3)

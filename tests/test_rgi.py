@@ -16,8 +16,8 @@ from ganprior.checkpoint import Prior
 from ganprior.cli import main
 from ganprior.physics import Corruption
 from ganprior.pipeline import restore
-from ganprior.robust import fallback_lambda, preset
-from ganprior.solvers.rgi import RGIConfig, binary_mask, rgi
+from ganprior.robust import fallback_lambda
+from ganprior.solvers.rgi import RGIConfig, binary_mask, preset, rgi
 
 LAM = fallback_lambda(3)
 

@@ -28,11 +28,11 @@ from torch import Tensor
 from .checkpoint import Prior
 from .errors import GanpriorError
 from .physics import Operator
-from .robust import MASK_FREE, MIN_RESIDUAL, model_lambda, preset, residual_lambda, stored_calibration
+from .robust import MIN_RESIDUAL, model_lambda, residual_lambda, stored_calibration
 from .solvers import InvertConfig, Result, invert
-from .solvers.rgi import rgi
+from .solvers.rgi import CONFIGS, preset, rgi
 
-DETECTORS = (*MASK_FREE, "residual")
+DETECTORS = (*CONFIGS, "residual")
 TOP_FRACTION = 0.01  # image score: mean of the top 1% of a map's pixels
 
 
@@ -92,7 +92,7 @@ def _run(
     if method == "residual":
         config = InvertConfig(seed=seed)
         return invert(prior.generator, images, Operator(), replace(config, steps=steps or config.steps))
-    if method not in MASK_FREE:
+    if method not in CONFIGS:
         raise GanpriorError(f"unknown detector {method!r}; choose one of {', '.join(DETECTORS)}")
     config = preset(method, "anomaly", lam, steps, seed, **overrides)
     return rgi(prior.generator, images, config, prior.discriminator)
@@ -107,7 +107,7 @@ def anomaly_maps(
     seed: int = 0,
 ) -> tuple[Tensor, Result]:
     """Anomaly maps (N, 1, H, W) of ``method`` with λ (default: the model's calibrated one)."""
-    lam = model_lambda(prior, method) if lam is None and method in MASK_FREE else (lam or 0.0)
+    lam = model_lambda(prior, method) if lam is None and method in CONFIGS else (lam or 0.0)
     result = _run(prior, images, method, lam, steps, seed)
     if method == "residual":
         return (images - result.image).abs().mean(1, keepdim=True), result
@@ -155,7 +155,7 @@ def calibrate(
         raise GanpriorError("calibration needs at least 2 normal images")
     fit_set, threshold_set = normal[:half], normal[half:]
     out: dict[str, Any] = {"steps": steps, "normal_images": normal.shape[0]}
-    if method in MASK_FREE:
+    if method in CONFIGS:
         # the method's own fit with the mask held at 0: G frozen (rgi) or fine-tuned (rrgi)
         fit = _run(prior, fit_set, method, 0.0, steps, seed, lr_mask=0.0)
         squared = (fit_set - fit.image).square().sum(1)

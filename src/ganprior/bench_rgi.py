@@ -29,9 +29,9 @@ from .patchcore import PatchCore
 from .physics import DEFECT_KINDS, Corruption, Mask, make_mask
 from .pipeline import measure, restore
 from .report import write_json
-from .robust import CALIBRATION_FILE, MASK_FREE, model_lambda, preset
+from .robust import CALIBRATION_FILE, model_lambda
 from .solvers import InvertConfig, Result, invert
-from .solvers.rgi import RGIConfig, rgi
+from .solvers.rgi import CONFIGS, RGIConfig, preset, rgi
 from .texture_crops import TEXTURES, defective_crops, texture_crops
 from .zoo import BUNDLED_DIR
 
@@ -123,7 +123,7 @@ def _inpaint_row(
         )
         image = out.restored
     seconds = (time.perf_counter() - started) / len(clean)
-    row: dict[str, Any] = {"method": label, "λ": model_lambda(prior, "rgi") if method in MASK_FREE else ""}
+    row: dict[str, Any] = {"method": label, "λ": model_lambda(prior, "rgi") if method in CONFIGS else ""}
     row |= median_scores(measure(image, clean, Corruption(masks)))
     if out.result.mask is not None:
         row |= mask_ious(out.result.mask, clean, observed, masks)
@@ -295,7 +295,7 @@ def anomaly_rows(
     calibration_set = texture_crops(texture, "test", 32, CALIBRATION_CROPS, seed + 1)
     rows = []
     detectors: dict[str, Callable[[], tuple[Tensor, float]]] = {}
-    for method in (*MASK_FREE, "residual"):
+    for method in (*CONFIGS, "residual"):
 
         def run(method: str = method) -> tuple[Tensor, float]:
             stored = prior.card.get("calibration", {}).get(method)
@@ -400,7 +400,7 @@ def lambda_anomaly_rows(
 def calibrate_texture(prior: Prior, texture: str, steps: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Calibrations of rgi, rrgi and residual on normal held-out crops (seed + 1), for the card."""
     normal = texture_crops(texture, "test", 32, CALIBRATION_CROPS, seed + 1)
-    return {method: calibrate(prior, normal, method, steps, seed) for method in (*MASK_FREE, "residual")}
+    return {method: calibrate(prior, normal, method, steps, seed) for method in (*CONFIGS, "residual")}
 
 
 RGI_SUITES: dict[str, Callable[[BenchOptions], list[Table]]] = {

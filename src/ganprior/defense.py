@@ -13,10 +13,10 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import Prior
-from .features import default_metric
 from .physics import Operator
 from .solvers import InvertConfig, invert
-from .solvers.dgp import DGPConfig, dgp, task_schedule
+from .solvers.dgp import DGPConfig
+from .solvers.dgp import solve as solve_dgp
 from .solvers.dip import DIPConfig, dip
 
 
@@ -78,8 +78,6 @@ def dgp_defense(steps: int) -> Defense:
     """DGP with the denoising preset (feature matching + MSE, progressive) fitted to the attacked image."""
 
     def run(prior: Prior, x: Tensor, seed: int) -> Tensor:
-        g = prior.generator
-        schedule = task_schedule("denoise", g, steps)
-        return dgp(g, x, Operator(), schedule, default_metric(prior), DGPConfig(seed=seed)).image
+        return solve_dgp(prior, x, Operator(), DGPConfig(steps=steps, schedule="denoise", seed=seed)).image
 
     return run

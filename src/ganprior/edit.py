@@ -19,9 +19,8 @@ from torch import Tensor
 
 from .checkpoint import Prior
 from .errors import GanpriorError
-from .features import default_metric
 from .physics import Operator
-from .solvers.dgp import DGPConfig, dgp, render, task_schedule
+from .solvers.dgp import DGPConfig, render, solve
 
 
 @dataclass
@@ -45,9 +44,8 @@ class Reconstruction:
 def reconstruct(prior: Prior, images: Tensor, steps: int | None = None, seed: int = 0) -> Reconstruction:
     """Fit N images (N, C, H, W) with DGP's manipulation schedule (a conditional model's class is
     searched together with the latent)."""
-    g = prior.generator
-    schedule = task_schedule("manipulate", g, steps)
-    result = dgp(g, images, Operator(), schedule, default_metric(prior), DGPConfig(seed=seed))
+    config = DGPConfig(steps=steps, schedule="manipulate", seed=seed)
+    result = solve(prior, images, Operator(), config)
     assert result.generator_state is not None  # the manipulation schedule always tunes G
     return Reconstruction(result.generator_state, result.latent, result.classes, result.image)
 

@@ -5,9 +5,10 @@
   wheel (Keras h5, converted once to safetensors in the cache), for models without a
   discriminator — the reference's VGG option.
 
-``FeatureMetric`` puts either behind one interface: degraded images (N, C', H', W') in [-1, 1],
-of any channel count (gray is repeated to RGB) and any size (too small ones are enlarged, nearest),
-to a list of feature maps, and per-image distances between two such lists.
+``FeatureMetric`` puts either — and plain pixels (``pixel_metric``) — behind one interface: degraded
+images (N, C', H', W') in [-1, 1], of any channel count (gray is repeated to RGB) and any size (too
+small ones are enlarged, nearest), to a list of feature maps, and per-image distances between two
+such lists. Every feature distance of the solvers (latent search, feature-matching losses) is one.
 """
 
 from __future__ import annotations
@@ -96,19 +97,19 @@ class FeatureMetric:
     """A feature network as a distance on degraded images.
 
     net: images (N, channels, H, W) in [-1, 1] -> feature maps; channels: what it takes (gray is
-    repeated); min_side: smaller images are enlarged by an integer factor (nearest) first;
+    repeated; None: any); min_side: smaller images are enlarged by an integer factor (nearest) first;
     kind: per-layer distance, ``l1`` (discriminator, as DGP) or ``mse`` (VGG, as the reference).
     """
 
     net: Callable[[Tensor], Sequence[Tensor]]
-    channels: int
+    channels: int | None
     min_side: int
     kind: str
     name: str
 
     def features(self, x: Tensor) -> list[Tensor]:
         """Degraded images (N, C', H', W') in [-1, 1] -> the network's feature maps."""
-        if x.shape[1] != self.channels:
+        if self.channels is not None and x.shape[1] != self.channels:
             x = x.mean(dim=1, keepdim=True).expand(-1, self.channels, -1, -1)
         if x.shape[-1] < self.min_side:
             x = nn.functional.interpolate(x, scale_factor=-(-self.min_side // x.shape[-1]), mode="nearest")
@@ -118,6 +119,15 @@ class FeatureMetric:
         """Σ over the last ``last`` (default all) layers of the per-image mean distance, (N,)."""
         pairs = list(zip(a, b, strict=True))[-last if last else 0 :]
         return sum(pixel_loss(x, y.detach(), self.kind) for x, y in pairs)  # type: ignore[return-value]
+
+
+def _identity(x: Tensor) -> list[Tensor]:
+    return [x]
+
+
+def pixel_metric(kind: str = "mse") -> FeatureMetric:
+    """The images themselves as the one feature map: the per-image pixel loss ``kind`` (mse | l1)."""
+    return FeatureMetric(_identity, None, 0, kind, f"pixel-{kind}")
 
 
 def discriminator_metric(prior: Prior) -> FeatureMetric:

@@ -3,8 +3,6 @@ observations, run a method in batches, project onto the observation, and measure
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -14,23 +12,22 @@ from torch import Tensor
 from . import metrics
 from .checkpoint import Prior
 from .errors import GanpriorError
-from .methods import METHODS
 from .physics import Corruption, Mask, Operator, build_operator, center_box
-from .robust import MASK_FREE
-from .solvers import Callback, Result
+from .solvers import Callback, Result, SolverConfig, get_method
 
 
 @dataclass
 class Restoration:
     """Outputs for N images: observation (N, C', H', W'); raw generator output and restored
-    (projected onto the observation) images (N, C, H, W) in [-1, 1]; per-image metrics when a
-    clean reference was known."""
+    (projected onto the observation) images (N, C, H, W) in [-1, 1]; the method's resolved config;
+    per-image metrics when a clean reference was known."""
 
     observation: Tensor
     raw: Tensor
     restored: Tensor
     operator: Operator
     result: Result
+    config: SolverConfig
     metrics: dict[str, Tensor] = field(default_factory=dict)
 
 
@@ -69,26 +66,27 @@ def restore(
     batch_size: int = 16,
     callback: Callable[[int, int], Callback] | None = None,
     options: dict[str, object] | None = None,
+    config: SolverConfig | None = None,
 ) -> Restoration:
     """Restore N images with ``method`` for ``task``.
 
     images: clean images (N, C, H, W) when ``simulate`` (they are degraded here, seeded, and serve
     as the reference), else observations already shaped as the task's operator outputs them.
     mask: (N or 1, 1, H, W) for inpainting. callback(batch_index, batch_count) -> a per-step Callback.
-    options: keyword settings for methods whose solve function takes them (e.g. mgan's codes, layer).
+    config: the method's settings; by default its preset for the task (``Config.for_task``) with
+    ``steps`` (None: the preset's), ``seed`` and ``options`` (``--method-option``, by field name).
     """
-    if method not in METHODS:
-        raise GanpriorError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    solve = METHODS[method]
-    if options:
-        kinds = [p.kind for p in inspect.signature(solve).parameters.values()]
-        if inspect.Parameter.VAR_KEYWORD not in kinds:
-            raise GanpriorError(f"method {method!r} takes no options; drop --method-option")
-        solve = functools.partial(solve, **options)
+    spec = get_method(method)
+    if spec.tasks is not None and task not in spec.tasks:
+        what = "mask-free inpainting" if spec.mask_free else " and ".join(spec.tasks)
+        raise GanpriorError(f"{method} does {what}: use --task {spec.tasks[0]}, not {task}")
+    if config is None:
+        overrides = {"seed": seed} | ({} if steps is None else {"steps": steps}) | (options or {})
+        config = spec.config.for_task(task, prior, **overrides)
     g = prior.generator
     device = next(g.parameters()).device
     operator = build_operator(task, g.resolution, g.channels, mask=mask, factor=factor, sigma=sigma)
-    if task == "inpaint" and method in MASK_FREE:  # the solver finds the corrupted pixels itself
+    if spec.mask_free:  # the solver finds the corrupted pixels itself
         operator = Corruption(mask if mask is not None or not simulate else center_box(g.resolution))
     operator = operator.to(device)
     images = images.to(device)
@@ -104,13 +102,13 @@ def restore(
         index = list(range(start, min(start + batch_size, n)))
         step_callback = callback(b, len(starts)) if callback else None
         results.append(
-            solve(prior, observation[index], operator.select(index), task, steps, seed, step_callback)
+            spec.solve(prior, observation[index], operator.select(index), config, callback=step_callback)
         )
     result = _concat(results)
     # a method that located the corrupted pixels itself keeps the observation everywhere else
     projector = Mask(1 - result.mask) if result.mask is not None else operator
     restored = projector.project(result.image, observation).clamp(-1, 1)
-    out = Restoration(observation, result.image, restored, operator, result)
+    out = Restoration(observation, result.image, restored, operator, result, config)
     if reference is not None:
         out.metrics = measure(restored, reference.to(device), operator)
     return out

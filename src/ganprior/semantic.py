@@ -24,7 +24,7 @@ from .models import StagedGenerator
 from .models.sampling import sample_prior
 from .physics import Operator
 from .solvers.base import Result
-from .solvers.mgan import fuse, mgan, task_config
+from .solvers.mgan import MGANConfig, fuse, mgan
 
 Attribute = Callable[[Tensor], Tensor]
 
@@ -197,7 +197,8 @@ class SemanticEdit:
 
 def reconstruct(prior: Prior, images: Tensor, steps: int | None = None, seed: int = 0) -> Result:
     """mGANprior reconstructions of N images (N, C, H, W) with the ``edit`` preset."""
-    return mgan(prior.generator, images, Operator(), task_config("edit", steps, seed))
+    overrides = {"seed": seed} if steps is None else {"steps": steps, "seed": seed}
+    return mgan(prior.generator, images, Operator(), MGANConfig.for_task("edit", prior, **overrides))
 
 
 def edit_attribute(

@@ -12,10 +12,10 @@ from tqdm import tqdm
 from .. import zoo
 from ..errors import GanpriorError
 from ..imageio import collect_images, image_size, load_image, load_mask, save_image
-from ..methods import METHOD_HELP, METHODS
 from ..physics import TASK_HELP, TASKS, build_operator, observation_shape
 from ..pipeline import resolve_device, restore
 from ..report import loss_curve, prepare_output_dir, save_restoration_outputs
+from ..solvers import METHODS
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +65,7 @@ def load_model(args: argparse.Namespace) -> zoo.Prior:
 
 def register(sub: argparse._SubParsersAction) -> None:
     tasks = "\n".join(f"  {t:9s} {h}" for t, h in TASK_HELP.items())
-    methods = "\n".join(f"  {m:9s} {h}" for m, h in METHOD_HELP.items())
+    methods = "\n".join(f"  {m.name:9s} {m.help}" for m in METHODS.values())
     parser = sub.add_parser(
         "restore",
         help="restore images (inpaint, sr, colorize, denoise, hybrid)",
@@ -214,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
             "settings": settings,
             "model": prior.card,
             "degradation": result.operator.describe(),
+            "method_config": result.config.to_dict(),
             "seconds_per_image": seconds / len(paths),
             "loss_curve": loss_curve(result.result.losses[:, i]),
             "metrics": {k: float(v[i]) for k, v in result.metrics.items()},

@@ -1,8 +1,20 @@
-"""Solvers: one module per method. Each takes (generator, observation, operator, config, init,
-callback) and returns a ``Result``; all work on a batch of N different images at once."""
+"""Solvers: one module per method, all called one way (``base.Solve``) through the registry
+(``registry.METHODS``); all work on a batch of N different images at once."""
 
-from .base import Callback, Result
+from .base import Callback, Init, Result, SolverConfig
 from .init import search_latents
 from .invert import InvertConfig, invert
+from .registry import METHODS, Method, get_method
 
-__all__ = ["Callback", "InvertConfig", "Result", "invert", "search_latents"]
+__all__ = [
+    "METHODS",
+    "Callback",
+    "Init",
+    "InvertConfig",
+    "Method",
+    "Result",
+    "SolverConfig",
+    "get_method",
+    "invert",
+    "search_latents",
+]

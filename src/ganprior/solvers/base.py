@@ -1,15 +1,36 @@
-"""What every solver returns, and the progress callback it calls."""
+"""The solver contract: what every method takes (``SolverConfig``), returns (``Result``) and calls
+back with, and the signature every registered method is called by (``Solve``).
+
+Every method is ``solve(prior, observation, operator, config, *, init=None, callback=None) ->
+Result`` (``solvers.registry``). Its config is a dataclass derived from ``SolverConfig``: it has a
+``steps`` and a ``seed`` field, carries the method's per-task presets (``Config.for_task``), and
+takes ``--method-option`` overrides through one path (``for_task(..., **overrides)``), with string
+values parsed by the field's type. ``asdict(config)`` is the resolved setting a run reproduces from.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypeVar
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from torch import Tensor
 
+from ..errors import GanpriorError
+
+if TYPE_CHECKING:
+    from ..checkpoint import Prior
+    from ..physics import Operator
+
 Callback = Callable[[int, Tensor], None]
 """Called after every step with (step index, per-image loss (N,))."""
+
+Init = tuple[Tensor, "Tensor | None"]
+"""A solver's start: latent(s) (N, latent_dim) — (N, codes, latent_dim) for mGANprior — and class
+labels (N,) or class vectors (N, num_classes), None for an unconditional generator."""
 
 
 @dataclass
@@ -36,15 +57,105 @@ class Result:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-ConfigT = TypeVar("ConfigT")
+ConfigT = TypeVar("ConfigT", bound="SolverConfig")
 
 
-def with_options(config: ConfigT, options: Mapping[str, object]) -> ConfigT:
-    """``config`` (a dataclass) with the fields in ``options`` replaced (``--method-option``); an
-    unknown name raises ``ValueError`` listing the options (all fields but steps and seed)."""
-    names = [f.name for f in fields(config)]  # type: ignore[arg-type]
-    unknown = sorted(set(options) - set(names))
-    if unknown:
-        known = ", ".join(n for n in names if n not in ("steps", "seed"))
-        raise ValueError(f"no option {unknown[0]!r}; the options: {known}")
-    return replace(config, **options)  # type: ignore[type-var]
+@dataclass
+class SolverConfig:
+    """Settings every method has: ``steps`` (optimisation steps) and ``seed`` (of its random
+    starts). Subclasses add their own fields (all with defaults) and override ``task_preset``."""
+
+    steps: int = 600
+    seed: int = 0
+
+    @classmethod
+    def task_preset(cls, task: str, prior: Prior, steps: int | None) -> dict[str, Any]:
+        """The fields that differ from the defaults for ``task`` on ``prior`` when the run takes
+        ``steps`` steps (None: the preset's own number); none by default."""
+        return {}
+
+    @classmethod
+    def for_task(cls: type[ConfigT], task: str, prior: Prior, **overrides: object) -> ConfigT:
+        """The method's preset for ``task`` on ``prior`` with ``overrides`` applied (``--method-option``;
+        strings are parsed by the field's type). An unknown field or a bad value raises ``GanpriorError``."""
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in dataclasses.fields(cls)]
+        parsed = {}
+        for key, value in overrides.items():
+            if key not in names:
+                raise GanpriorError(f"no option {key!r}; the options: {', '.join(names)}")
+            parsed[key] = parse_value(key, value, hints[key])
+        settings = cls.task_preset(task, prior, parsed.get("steps")) | parsed  # type: ignore[arg-type]
+        try:
+            return cls(**settings)
+        except ValueError as exc:
+            raise GanpriorError(str(exc)) from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved settings {field: value}, for reports (``for_task(task, prior, **d)`` rebuilds them)."""
+        return dataclasses.asdict(self)
+
+
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def parse_value(name: str, value: object, kind: Any) -> object:
+    """``value`` for a field of type ``kind`` (int, float, bool, str, or one of them | None): strings
+    are parsed ("none" -> None for optional fields), numbers checked; a mismatch raises ``GanpriorError``."""
+    union = typing.get_origin(kind) in (typing.Union, types.UnionType)
+    options = typing.get_args(kind) if union else (kind,)
+    if value is None or (isinstance(value, str) and value.lower() == "none"):
+        if type(None) in options:
+            return None
+        raise GanpriorError(f"option {name} cannot be none")
+    for option in options:
+        if option is type(None):
+            continue
+        parsed = _parse_as(value, option)
+        if parsed is not _INVALID:
+            return parsed
+    expected = " or ".join(o.__name__ for o in options if o is not type(None))
+    raise GanpriorError(f"option {name}={value!r} is not a valid {expected}")
+
+
+_INVALID = object()
+
+
+def _parse_as(value: object, kind: type) -> object:
+    """``value`` as ``kind``, or ``_INVALID``."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        return _BOOLEANS.get(str(value).lower(), _INVALID)
+    if isinstance(value, bool):
+        return _INVALID
+    if kind is int:
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value))
+        except ValueError:
+            return _INVALID
+    if kind is float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return float(str(value))
+        except ValueError:
+            return _INVALID
+    return str(value) if kind is str else _INVALID
+
+
+class Solve(Protocol):
+    """The one way every method is called; see the module docstring."""
+
+    def __call__(
+        self,
+        prior: Prior,
+        observation: Tensor,
+        operator: Operator,
+        config: Any,
+        *,
+        init: Init | None = None,
+        callback: Callback | None = None,
+    ) -> Result: ...

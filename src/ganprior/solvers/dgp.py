@@ -19,29 +19,52 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-from ..checkpoint import Prior
-from ..features import FeatureMetric, default_metric
+from ..features import FeatureMetric, default_metric, discriminator_metric, vgg_metric
 from ..losses import latent_prior, pixel_loss
 from ..models import StagedGenerator
 from ..physics import Operator
 from ..schedule import Schedule, preset
-from .base import Callback, Result
+from .base import Callback, Init, Result, SolverConfig
+from .init import search_latents
+from .loop import run_steps
 from .per_image import PerImageGenerator, per_sample
+
+if TYPE_CHECKING:
+    from ..checkpoint import Prior
+
+METRICS = ("auto", "discriminator", "vgg")
 
 
 @dataclass
-class DGPConfig:
-    """Latent search: best of ``init_samples`` prior samples (std from the schedule) under the last
-    ``init_layers`` features; loss over the last ``feature_layers`` features (None = all); seed."""
+class DGPConfig(SolverConfig):
+    """``schedule``: the name of the reference schedule (``schedule.REFERENCE``: a task, ``sr-mse``
+    or ``manipulate``), mapped onto the generator and scaled (``task_schedule``) and rescaled to
+    ``steps`` iterations (None: its own); ``metric``: the feature network, ``auto`` (the
+    discriminator's when the prior has one, else VGG16), ``discriminator`` or ``vgg``. Latent
+    search: best of ``init_samples`` prior samples (std from the schedule) under the last
+    ``init_layers`` features; loss over the last ``feature_layers`` features (None = all); seed.
+    ``solve`` resolves schedule, steps and metric; ``dgp`` takes them resolved."""
 
+    steps: int | None = None
+    schedule: str = "inpaint"
+    metric: str = "auto"
     init_samples: int = 500
     init_layers: int = 3
     feature_layers: int | None = None
-    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}")
+
+    @classmethod
+    def task_preset(cls, task: str, prior: Prior, steps: int | None) -> dict[str, Any]:
+        """The task's own schedule, at its preset length for this generator unless ``steps`` is given."""
+        return {"schedule": task, "steps": steps or task_schedule(task, prior.generator).iterations}
 
 
 def parameter_groups(generator: StagedGenerator) -> list[list[str]]:
@@ -53,59 +76,6 @@ def parameter_groups(generator: StagedGenerator) -> list[list[str]]:
     return [g for g in groups if g]
 
 
-def _shared(operator: Operator, n: int, like: Tensor) -> bool:
-    """Whether all N images have the same degradation (one mask for all, or none)."""
-    probe = torch.rand_like(like[:1]) * 2 - 1
-    first = operator.select([0])(probe)
-    return all(torch.equal(operator.select([i])(probe), first) for i in range(1, n))
-
-
-@torch.no_grad()
-def select_latents(
-    generator: StagedGenerator,
-    observation: Tensor,
-    operator: Operator,
-    metric: FeatureMetric,
-    count: int,
-    rng: torch.Generator,
-    std: float = 1.0,
-    layers: int = 3,
-    chunk: int = 50,
-) -> tuple[Tensor, Tensor | None]:
-    """DGP's initialisation: for each of the N observations, the latent z ~ N(0, std²) — and, for a
-    conditional generator, the random class drawn with it — among ``count`` samples whose degraded
-    image is closest under the last ``layers`` features. Returns z (N, latent_dim), labels (N,) | None.
-
-    The samples are shared by all N images; when all images share one degradation, each sample's
-    features are computed once.
-    """
-    n = observation.shape[0]
-    device = observation.device
-    targets = metric.features(observation)
-    best = torch.full((n,), float("inf"), device=device)
-    best_z = torch.zeros(n, generator.latent_dim, device=device)
-    best_y = torch.zeros(n, dtype=torch.long, device=device)
-    shared = None
-    for start in range(0, max(count, 1), chunk):
-        size = min(chunk, max(count, 1) - start)
-        z = generator.sample_latent(size, rng).to(device) * std
-        labels = generator.sample_classes(size, rng)
-        labels = labels.to(device) if labels is not None else None
-        images = generator(z, labels)
-        shared = _shared(operator, n, images) if shared is None else shared
-        feats = metric.features(operator.select([0])(images)) if shared else None
-        for i in range(n):
-            mine = feats if shared else metric.features(operator.select([i])(images))
-            target = [t[i : i + 1].expand_as(f) for t, f in zip(targets, mine, strict=True)]
-            d = metric.distance(mine, target, layers)
-            k = int(torch.argmin(d))
-            if d[k] < best[i]:
-                best[i], best_z[i] = d[k], z[k]
-                if labels is not None:
-                    best_y[i] = labels[k]
-    return best_z, (best_y if generator.num_classes else None)
-
-
 def dgp(
     generator: StagedGenerator,
     observation: Tensor,
@@ -113,14 +83,15 @@ def dgp(
     schedule: Schedule,
     metric: FeatureMetric,
     config: DGPConfig | None = None,
-    init: tuple[Tensor, Tensor | None] | None = None,
+    init: Init | None = None,
     callback: Callback | None = None,
     state: dict[str, Tensor] | None = None,
 ) -> Result:
     """Restore N observations (N, C', H', W') in [-1, 1] by fine-tuning per-image generators.
 
-    ``init``: start latents (N, latent_dim) and labels (N,) or class vectors (N, K); by default
-    ``select_latents``. ``state``: start parameters {name: (N, ...)} (default: the generator's own,
+    ``init``: start latents (N, latent_dim) and labels (N,) or class vectors (N, K); by default DGP's
+    initialisation: the best of ``config.init_samples`` samples z ~ N(0, init_std²) (and random
+    classes) under the last ``config.init_layers`` features of ``metric``. ``state``: start parameters {name: (N, ...)} (default: the generator's own,
     copied per image). Returns a ``Result`` whose ``generator_state`` holds the N tuned copies.
     """
     config = config or DGPConfig()
@@ -128,15 +99,16 @@ def dgp(
     generator.eval().requires_grad_(False)
     n, device = observation.shape[0], observation.device
     rng = torch.Generator().manual_seed(config.seed)
-    z0, labels = init or select_latents(
+    z0, labels = init or search_latents(
         generator,
         observation,
         operator,
-        metric,
         config.init_samples,
         rng,
-        schedule.init_std,
-        config.init_layers,
+        metric,
+        layers=config.init_layers,
+        std=schedule.init_std,
+        chunk=50,
     )
     classes = generator.class_vector(labels, n) if labels is not None else None
     z = z0.detach().clone().to(device).requires_grad_(True)
@@ -153,33 +125,27 @@ def dgp(
         else None
     )
     targets = [t.detach() for t in metric.features(observation)]
-    history = torch.zeros(schedule.iterations, n)
-    step = 0
-    for stage in schedule.stages:
-        opt_z.param_groups[0]["lr"] = stage.lr_z
-        depth = len(groups) if stage.depth is None else stage.depth
-        if opt_g is not None:
-            for i, group in enumerate(opt_g.param_groups):
-                group["lr"] = stage.lr_g * stage.lr_ratio**i if i < depth else 0.0
-        for _ in range(stage.iterations):
-            predicted = operator(copies(z, classes))
-            loss = stage.w_nll * latent_prior(z)
-            if stage.w_mse:
-                loss = loss + stage.w_mse * pixel_loss(predicted, observation)
-            if stage.w_feature:
-                feats = metric.features(predicted)
-                loss = loss + stage.w_feature * metric.distance(feats, targets, config.feature_layers)
-            opt_z.zero_grad(set_to_none=True)
+    stage_of_step = [s for s in schedule.stages for _ in range(s.iterations)]
+
+    def loss(step: int) -> Tensor:
+        stage = stage_of_step[step]
+        if step == 0 or stage is not stage_of_step[step - 1]:  # a new stage: its learning rates
+            opt_z.param_groups[0]["lr"] = stage.lr_z
+            depth = len(groups) if stage.depth is None else stage.depth
             if opt_g is not None:
-                opt_g.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            opt_z.step()
-            if opt_g is not None:
-                opt_g.step()
-            history[step] = loss.detach().cpu()
-            if callback is not None:
-                callback(step, history[step])
-            step += 1
+                for i, group in enumerate(opt_g.param_groups):
+                    group["lr"] = stage.lr_g * stage.lr_ratio**i if i < depth else 0.0
+        predicted = operator(copies(z, classes))
+        value = stage.w_nll * latent_prior(z)
+        if stage.w_mse:
+            value = value + stage.w_mse * pixel_loss(predicted, observation)
+        if stage.w_feature:
+            feats = metric.features(predicted)
+            value = value + stage.w_feature * metric.distance(feats, targets, config.feature_layers)
+        return value
+
+    optimizers = [opt_z] if opt_g is None else [opt_z, opt_g]
+    history = run_steps(loss, optimizers, schedule.iterations, n, callback)
     with torch.no_grad():
         image = copies(z, classes)
     tuned = copies.state() if tune else None
@@ -212,24 +178,32 @@ checkpoint (step 2750), 300 iterations: inpainting hole PSNR 15.9 / 17.2 / 13.2 
 lr_z × 10 changed nothing (±0.05 dB)."""
 
 
-def task_schedule(task: str, generator: StagedGenerator, steps: int | None = None) -> Schedule:
-    """The DGP preset of ``task`` for ``generator``, scaled; ``steps`` rescales it to that many iterations."""
-    schedule = preset(task, len(parameter_groups(generator)), ITERATIONS_SCALE, LR_Z_SCALE, LR_G_SCALE)
+def task_schedule(name: str, generator: StagedGenerator, steps: int | None = None) -> Schedule:
+    """The DGP preset ``name`` (a task, ``sr-mse`` or ``manipulate``) for ``generator``, scaled;
+    ``steps`` rescales it to that many iterations."""
+    schedule = preset(name, len(parameter_groups(generator)), ITERATIONS_SCALE, LR_Z_SCALE, LR_G_SCALE)
     return schedule if steps is None else schedule.with_total(steps)
 
 
-def solve_dgp(
+def feature_metric(prior: Prior, name: str) -> FeatureMetric:
+    """The feature network ``name`` of ``DGPConfig.metric`` for ``prior``."""
+    if name == "discriminator":
+        return discriminator_metric(prior)
+    if name == "vgg":
+        return vgg_metric(next(prior.generator.parameters()).device)
+    return default_metric(prior)
+
+
+def solve(
     prior: Prior,
     observation: Tensor,
     operator: Operator,
-    task: str,
-    steps: int | None,
-    seed: int,
-    callback: Callback | None,
+    config: DGPConfig,
+    *,
+    init: Init | None = None,
+    callback: Callback | None = None,
 ) -> Result:
-    """DGP with the task's preset; the discriminator's features, or VGG16's for a prior without one."""
-    schedule = task_schedule(task, prior.generator, steps)
-    metric = default_metric(prior)
-    return dgp(
-        prior.generator, observation, operator, schedule, metric, DGPConfig(seed=seed), callback=callback
-    )
+    """The registered method: DGP with ``config``'s schedule and feature metric on the prior."""
+    schedule = task_schedule(config.schedule, prior.generator, config.steps)
+    metric = feature_metric(prior, config.metric)
+    return dgp(prior.generator, observation, operator, schedule, metric, config, init, callback)

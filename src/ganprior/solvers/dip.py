@@ -18,15 +18,20 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
-from ..checkpoint import Prior
+from ..errors import GanpriorError
 from ..losses import pixel_loss
 from ..physics import Operator
-from .base import Callback, Result
+from .base import Callback, Init, Result, SolverConfig
+from .loop import run_steps
 from .per_image import per_sample
+
+if TYPE_CHECKING:
+    from ..checkpoint import Prior
 
 
 def _conv(c_in: int, c_out: int, stride: int = 1, kernel: int = 3) -> nn.Sequential:
@@ -71,19 +76,17 @@ class SkipNet(nn.Module):
 
 
 @dataclass
-class DIPConfig:
+class DIPConfig(SolverConfig):
     """Adam ``lr``, at most ``steps`` iterations, network ``width`` (the paper's 128, narrowed for CPUs) and ``depth``,
     input perturbation ``input_noise`` (DIP's reg_noise_std), ES-WMV ``window`` and ``patience``
-    (0 disables early stopping: the last output is kept), seed."""
+    (0 disables early stopping: the last output is kept), seed. One preset for every task."""
 
-    steps: int = 600
     lr: float = 0.01
     width: int = 32
     depth: int = 4
     input_noise: float = 1 / 30
     window: int = 50
     patience: int = 200
-    seed: int = 0
 
 
 def dip(
@@ -121,23 +124,22 @@ def dip(
     best_step = torch.zeros(n, dtype=torch.long)
     done = torch.zeros(n, dtype=torch.bool, device=device)
     kept = torch.zeros(n, channels, resolution, resolution, device=device)
-    history = torch.zeros(config.steps, n)
-    last = config.steps
-    for step in range(config.steps):
+    latest: list[Tensor] = []
+
+    def loss(step: int) -> Tensor:
         jitter = torch.randn(shape, generator=rng).to(device) * config.input_noise
         image = run(params, noise + jitter)
-        loss = pixel_loss(operator(image), observation)
-        optimizer.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        optimizer.step()
-        history[step] = loss.detach().cpu()
-        if callback is not None:
-            callback(step, history[step])
+        latest[:] = [image.detach()]
+        return pixel_loss(operator(image), observation)
+
+    def early_stop(step: int) -> bool:
+        """ES-WMV: keep each image's output at its minimum running variance; stop when all are stale."""
+        nonlocal window, best_var, done
         if not config.patience:
-            continue
-        window = [*window[-(config.window - 1) :], image.detach()]
+            return False
+        window = [*window[-(config.window - 1) :], latest[0]]
         if len(window) < config.window:
-            continue
+            return False
         stacked = torch.stack(window)
         variance = (stacked - stacked.mean(0)).square().flatten(2).mean(2).mean(0)  # (N,)
         better = (variance < best_var) & ~done
@@ -145,9 +147,9 @@ def dip(
         best_step[better.cpu()] = step
         kept[better] = window[-1][better]
         done |= (step - best_step >= config.patience).to(device)  # an image that stopped stays stopped
-        if bool(done.all()):
-            last = step + 1
-            break
+        return bool(done.all())
+
+    history = run_steps(loss, [optimizer], config.steps, n, callback, stop=early_stop)
     if not config.patience:
         with torch.no_grad():
             kept = run(params, noise)
@@ -156,7 +158,7 @@ def dip(
         kept,
         noise.flatten(1),
         None,
-        history[:last],
+        history,
         time.perf_counter() - started,
         extras={"stopped_at": best_step},
     )
@@ -171,16 +173,17 @@ def _reinit(p: Tensor, rng: torch.Generator) -> Tensor:
     return torch.ones_like(p) if p.detach().eq(1).all() else torch.zeros_like(p)
 
 
-def solve_dip(
+def solve(
     prior: Prior,
     observation: Tensor,
     operator: Operator,
-    task: str,
-    steps: int | None,
-    seed: int,
-    callback: Callback | None,
+    config: DIPConfig,
+    *,
+    init: Init | None = None,
+    callback: Callback | None = None,
 ) -> Result:
-    """DIP at the prior's resolution and channels (the GAN itself is not used), default config."""
-    config = DIPConfig(seed=seed) if steps is None else DIPConfig(steps=steps, seed=seed)
+    """The registered method: DIP at the prior's resolution and channels (the GAN itself is not used)."""
+    if init is not None:
+        raise GanpriorError("dip fits an untrained network from noise: it takes no start latent")
     g = prior.generator
     return dip(observation, operator, g.channels, g.resolution, config, callback)

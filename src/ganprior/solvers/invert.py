@@ -8,32 +8,34 @@ updates keep the problems independent: a batch of one gives the same numbers as 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from torch import Tensor
 
-from ..losses import FeatureNet, feature_loss, latent_prior, pixel_loss
+from ..features import FeatureMetric
+from ..losses import latent_prior, pixel_loss
 from ..models import StagedGenerator
 from ..physics import Operator
-from .base import Callback, Result
+from .base import Callback, Init, Result, SolverConfig
 from .init import search_latents
+from .loop import run_steps
+
+if TYPE_CHECKING:
+    from ..checkpoint import Prior
 
 
 @dataclass
-class InvertConfig:
+class InvertConfig(SolverConfig):
     """steps, Adam lr, best-of-``init_samples`` start, pixel loss (mse | l1), weights of the latent
-    prior and of the feature loss (used when a feature network is given), seed."""
+    prior and of the feature loss (used when a feature metric is given), seed. One preset for every task."""
 
-    steps: int = 600
     lr: float = 0.05
     init_samples: int = 500
     loss: str = "mse"
     latent_weight: float = 1e-3
     feature_weight: float = 0.0
-    seed: int = 0
 
 
 class LossSettings(Protocol):
@@ -47,12 +49,14 @@ class LossSettings(Protocol):
 class Objective:
     """The inversion loss per image, (N,): pixel loss (``config.loss``) between φ(G(·)) and the
     observation + ``config.latent_weight`` · latent prior + ``config.feature_weight`` · feature loss
-    (when a feature network is given; the observation's features are computed once)."""
+    (when a feature metric is given; the observation's features are computed once)."""
 
-    def __init__(self, observation: Tensor, config: LossSettings, features: FeatureNet | None = None) -> None:
+    def __init__(
+        self, observation: Tensor, config: LossSettings, features: FeatureMetric | None = None
+    ) -> None:
         self.observation, self.config, self.features = observation, config, features
         self.target_features = (
-            features(observation) if features is not None and config.feature_weight else None
+            features.features(observation) if features is not None and config.feature_weight else None
         )
 
     def __call__(self, predicted: Tensor, latent: Tensor) -> Tensor:
@@ -60,29 +64,9 @@ class Objective:
         loss = pixel_loss(predicted, self.observation, config.loss)
         loss = loss + config.latent_weight * latent_prior(latent)
         if self.features is not None and self.target_features is not None:
-            loss = loss + config.feature_weight * feature_loss(self.features, predicted, self.target_features)
+            distance = self.features.distance(self.features.features(predicted), self.target_features)
+            loss = loss + config.feature_weight * distance
         return loss
-
-
-def run_steps(
-    loss: Callable[[], Tensor],
-    optimizer: torch.optim.Optimizer,
-    steps: int,
-    batch: int,
-    callback: Callback | None = None,
-) -> Tensor:
-    """``steps`` optimiser steps on the sum of the ``batch`` per-image losses (N,) that ``loss()``
-    returns; returns the loss history (steps, N)."""
-    history = torch.zeros(steps, batch)
-    for step in range(steps):
-        value = loss()
-        optimizer.zero_grad(set_to_none=True)
-        value.sum().backward()
-        optimizer.step()
-        history[step] = value.detach().cpu()
-        if callback is not None:
-            callback(step, history[step])
-    return history
 
 
 def invert(
@@ -90,14 +74,14 @@ def invert(
     observation: Tensor,
     operator: Operator,
     config: InvertConfig | None = None,
-    init: tuple[Tensor, Tensor | None] | None = None,
+    init: Init | None = None,
     callback: Callback | None = None,
-    features: FeatureNet | None = None,
+    features: FeatureMetric | None = None,
 ) -> Result:
     """Invert N observations (N, C', H', W') in [-1, 1] through ``operator``; returns a ``Result``.
 
     ``init``: start latents (N, latent_dim) and class labels (N,) or vectors; by default the best
-    of ``config.init_samples`` prior samples. ``features``: a network whose feature maps add a
+    of ``config.init_samples`` prior samples. ``features``: a metric whose feature distance adds a
     perceptual term with weight ``config.feature_weight``.
     """
     config = config or InvertConfig()
@@ -114,8 +98,8 @@ def invert(
     optimizer = torch.optim.Adam([z], lr=config.lr)
     objective = Objective(observation, config, features)
     history = run_steps(
-        lambda: objective(operator(generator(z, classes)), z),
-        optimizer,
+        lambda _: objective(operator(generator(z, classes)), z),
+        [optimizer],
         config.steps,
         observation.shape[0],
         callback,
@@ -123,3 +107,16 @@ def invert(
     with torch.no_grad():
         image = generator(z, classes)
     return Result(image, z.detach(), classes, history, time.perf_counter() - started)
+
+
+def solve(
+    prior: Prior,
+    observation: Tensor,
+    operator: Operator,
+    config: InvertConfig,
+    *,
+    init: Init | None = None,
+    callback: Callback | None = None,
+) -> Result:
+    """The registered method: ``invert`` on the prior's generator."""
+    return invert(prior.generator, observation, operator, config, init, callback)

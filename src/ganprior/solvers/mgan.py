@@ -15,33 +15,36 @@ inversion.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-from ..checkpoint import Prior
 from ..errors import GanpriorError
-from ..losses import FeatureNet
+from ..features import FeatureMetric
 from ..models import StagedGenerator
 from ..physics import Operator
-from .base import Callback, Result, with_options
+from .base import Callback, Init, Result, SolverConfig
 from .init import search_latents
-from .invert import Objective, run_steps
+from .invert import Objective
+from .loop import run_steps
+
+if TYPE_CHECKING:
+    from ..checkpoint import Prior
 
 OPTIMIZERS = ("adam", "sgd")
 
 
 @dataclass
-class MGANConfig:
+class MGANConfig(SolverConfig):
     """codes: N; layer: composition stage ℓ (stages [0, ℓ) run per code; negative counts from the
     output, like a Python index); optimizer: ``adam`` or ``sgd`` (the reference: plain SGD, lr 1);
     init_samples: code 0 starts at the best of that many prior samples (0: all codes random, as the
     reference), the others at N(0, I) draws; alpha_init: start value of α (None: 1/N, the
     reference); learn_alpha: False freezes α; loss / latent_weight / feature_weight as for
-    ``InvertConfig``."""
+    ``InvertConfig``. Task presets: ``TASK_PRESETS``."""
 
-    steps: int = 600
     codes: int = 20
     layer: int = 2
     optimizer: str = "adam"
@@ -52,7 +55,16 @@ class MGANConfig:
     loss: str = "mse"
     latent_weight: float = 1e-3
     feature_weight: float = 0.0
-    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
+        if self.codes < 1:
+            raise ValueError(f"need at least one latent code, got {self.codes}")
+
+    @classmethod
+    def task_preset(cls, task: str, prior: Prior, steps: int | None) -> dict[str, Any]:
+        return dict(TASK_PRESETS.get(task, {}))
 
 
 def composition_stage(generator: StagedGenerator, layer: int) -> int:
@@ -112,34 +124,27 @@ def initial_codes(
     return codes, labels
 
 
-def check_config(generator: StagedGenerator, config: MGANConfig) -> int:
-    """Raise ValueError for settings ``generator`` cannot take; returns the composition stage ℓ."""
-    if config.optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {config.optimizer!r}; choose one of {OPTIMIZERS}")
-    if config.codes < 1:
-        raise ValueError(f"need at least one latent code, got {config.codes}")
-    return composition_stage(generator, config.layer)
-
-
 def mgan(
     generator: StagedGenerator,
     observation: Tensor,
     operator: Operator,
     config: MGANConfig | None = None,
     callback: Callback | None = None,
-    features: FeatureNet | None = None,
+    features: FeatureMetric | None = None,
+    init: Init | None = None,
 ) -> Result:
     """Multi-code inversion of N observations (N, C', H', W') in [-1, 1] through ``operator``.
 
     Returns a ``Result`` with latent (N, codes, latent_dim) and extras ``alpha`` (N, codes, C_ℓ)
-    and ``layer`` (the stage index ℓ), which ``fuse`` turns back into the image.
+    and ``layer`` (the stage index ℓ), which ``fuse`` turns back into the image. ``init``: start
+    codes (N, codes, latent_dim) and labels, by default ``initial_codes``.
     """
     config = config or MGANConfig()
-    stage = check_config(generator, config)
+    stage = composition_stage(generator, config.layer)
     started = time.perf_counter()
     generator.eval().requires_grad_(False)
     b = observation.shape[0]
-    codes0, labels = initial_codes(generator, observation, operator, config)
+    codes0, labels = init if init is not None else initial_codes(generator, observation, operator, config)
     classes = generator.class_vector(labels, b) if labels is not None else None
     z = codes0.detach().clone().requires_grad_(True)
     start_alpha = 1 / config.codes if config.alpha_init is None else config.alpha_init
@@ -154,8 +159,8 @@ def mgan(
     )
     objective = Objective(observation, config, features)
     history = run_steps(
-        lambda: objective(operator(fuse(generator, z, alpha, classes, stage)), z),
-        optimizer,
+        lambda _: objective(operator(fuse(generator, z, alpha, classes, stage)), z),
+        [optimizer],
         config.steps,
         b,
         callback,
@@ -185,28 +190,18 @@ models: a fifth of the iterations, and ℓ counted from the output (PGGAN's ℓ 
 output side, ℓ = 6 at 1/16; on 32–128 px generators the nearest stages are -4 and -3)."""
 
 
-def task_config(task: str, steps: int | None = None, seed: int = 0) -> MGANConfig:
-    """The preset ``MGANConfig`` of a restoration task (``steps`` overrides its step count)."""
-    preset = TASK_PRESETS.get(task, {})
-    config = MGANConfig(seed=seed, **preset)
-    return config if steps is None else replace(config, steps=steps)
-
-
-def solve_mgan(
+def solve(
     prior: Prior,
     observation: Tensor,
     operator: Operator,
-    task: str,
-    steps: int | None,
-    seed: int,
-    callback: Callback | None,
-    **options: object,
+    config: MGANConfig,
+    *,
+    init: Init | None = None,
+    callback: Callback | None = None,
 ) -> Result:
-    """mGANprior with the task's preset (pixel MSE in the degraded space, Adam); ``options`` override
-    ``MGANConfig`` fields (``codes``, ``layer``, ``optimizer``, ``lr``, ...)."""
+    """The registered method: ``mgan`` on the prior's generator (pixel MSE in the degraded space)."""
     try:
-        config = with_options(task_config(task, steps, seed), options)
-        check_config(prior.generator, config)
+        composition_stage(prior.generator, config.layer)
     except ValueError as exc:
         raise GanpriorError(f"mgan: {exc}") from exc
-    return mgan(prior.generator, observation, operator, config, callback=callback)
+    return mgan(prior.generator, observation, operator, config, callback=callback, init=init)
