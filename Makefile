@@ -22,11 +22,11 @@ test: setup
 	$(PY) -m pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 
 bench: setup
-	$(VENV)/bin/ganprior bench core --out benchmarks/results --overwrite
+	$(PY) -m benchmarks core --out benchmarks/results --overwrite
 
 clean:
 	rm -rf $(VENV) demo-gallery

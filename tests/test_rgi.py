@@ -155,7 +155,7 @@ def test_rgi_options_reach_the_solver_and_unknown_ones_are_refused(tiny):
 
 
 def test_gap_decomposition_charges_misses_and_false_alarms_to_the_right_pixels(tiny):
-    from ganprior.bench_rgi import gap_rows
+    from benchmarks.rgi import gap_rows
     from ganprior.solvers import Result
 
     clean, observed, corrupted = planted(tiny, fraction=0.2)

@@ -13,7 +13,7 @@ import sys
 
 from .errors import GanpriorError
 
-COMMANDS = ["models", "download", "restore", "demo", "bench", "train", "edit", "detect"]
+COMMANDS = ["models", "download", "restore", "demo", "train", "edit", "detect"]
 
 
 class _Parser(argparse.ArgumentParser):

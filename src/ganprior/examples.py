@@ -1,15 +1,24 @@
-"""Real example photographs out of registry packages, for the demo and the benchmarks.
+"""Example images for the demo and the benchmarks: real photographs out of registry packages, and
+seeded samples of a prior.
 
 - ``astronaut`` (Eileen Collins, public domain) and 100 LFW faces (25×25 gray) from the
   scikit-image wheel; ``grace_hopper`` (public domain) from the matplotlib wheel. Their wheels
   are platform-specific, so each file is pinned by its own sha256.
+- ``fit_to_prior`` turns photographs into a prior's input; ``prior_samples`` draws the prior's own
+  images (a true latent exists).
 """
 
 from __future__ import annotations
 
-import numpy as np
-from PIL import Image
+from collections.abc import Sequence
 
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from .checkpoint import Prior
+from .imageio import fit, pil_to_tensor
 from .sources import Package
 
 _SKIMAGE = Package("pypi", "scikit-image", "0.26.0", None)
@@ -53,3 +62,17 @@ def lfw_faces(count: int = 16) -> list[tuple[str, Image.Image]]:
         (f"lfw{i:03d}", Image.fromarray((face * 255).round().astype(np.uint8)))
         for i, face in enumerate(faces)
     ]
+
+
+def fit_to_prior(images: Sequence[Image.Image], prior: Prior) -> Tensor:
+    """PIL images fitted to the prior (centre crop, resize, its channels): (N, C, res, res) in [-1, 1]."""
+    g = prior.generator
+    return torch.stack([pil_to_tensor(fit(image, g.resolution), g.channels) for image in images])
+
+
+def prior_samples(prior: Prior, count: int, seed: int) -> Tensor:
+    """``count`` seeded samples of the prior itself (a true latent exists): (N, C, H, W) in [-1, 1], on CPU."""
+    g = prior.generator
+    rng = torch.Generator().manual_seed(10_000 + seed)
+    with torch.no_grad():
+        return g(g.sample_latent(count, rng), g.sample_classes(count, rng)).cpu()

@@ -10,9 +10,9 @@ import torch
 from torch import Tensor
 
 from . import examples
-from .bench import generated_images, images_tensor, median
 from .checkpoint import Prior
 from .imageio import grid, save_image, upscale_to
+from .metrics import median
 from .physics import TASK_HELP, TASKS
 from .pipeline import restore
 from .report import write_json
@@ -22,8 +22,8 @@ from .solvers import Callback
 def demo_images(prior: Prior, generated: int = 4, seed: int = 0) -> tuple[list[str], Tensor]:
     """Names and images (N, C, H, W): real face photographs for face models, then seeded samples."""
     named = examples.color_faces() + examples.lfw_faces(2) if "face" in prior.name else []
-    real = images_tensor([image for _, image in named], prior) if named else None
-    samples = generated_images(prior, generated, seed)
+    real = examples.fit_to_prior([image for _, image in named], prior) if named else None
+    samples = examples.prior_samples(prior, generated, seed)
     names = [name for name, _ in named] + [f"sample{i}" for i in range(generated)]
     return names, samples if real is None else torch.cat([real, samples])
 

@@ -11,6 +11,7 @@ kornia takes a region and a batch.
 from __future__ import annotations
 
 import math
+import statistics
 
 import torch
 from torch import Tensor, nn
@@ -74,3 +75,8 @@ def ssim(x: Tensor, y: Tensor, region: Tensor | None = None) -> Tensor:
     total = weights.flatten(1).sum(1)
     out = (values * weights).flatten(1).sum(1) / total.clamp_min(1)
     return torch.where(total > 0, out, torch.full_like(out, math.nan))
+
+
+def median(values: Tensor) -> float:
+    """The median of per-image values (N,) as a float; the mean of the two middle ones for even N."""
+    return float(statistics.median(values.tolist()))

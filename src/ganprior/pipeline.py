@@ -1,4 +1,4 @@
-"""The Python API that ``ganprior restore`` and ``ganprior bench`` call: degrade (or take) the
+"""The Python API that ``ganprior restore`` and the benchmarks call: degrade (or take) the
 observations, run a method in batches, project onto the observation, and measure."""
 
 from __future__ import annotations

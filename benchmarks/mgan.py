@@ -1,4 +1,4 @@
-"""``ganprior bench mgan-layers`` and ``ganprior bench mgan``: mGANprior's layer-wise analysis and its
+"""Suites ``mgan-layers``, ``mgan``, ``mgan-edit`` and ``mgan-long``: mGANprior's layer-wise analysis and its
 restoration rows next to plain inversion.
 
 Tables (``benchmarks/results/mgan_*``) and a plot:
@@ -20,16 +20,17 @@ from typing import Any
 from PIL import Image, ImageDraw
 from torch import Tensor
 
-from . import examples, zoo
-from .bench import BenchOptions, Table, images_tensor, median, restoration_rows
-from .bench_dgp import PLAN, test_images
-from .checkpoint import Prior
-from .classifier import bundled_classifiers, load_classifier
-from .metrics import psnr
-from .physics import Operator
-from .semantic import edit_attribute, reconstruct, resolve_attribute
-from .solvers import InvertConfig, invert
-from .solvers.mgan import MGANConfig, mgan
+from ganprior import examples, zoo
+from ganprior.checkpoint import Prior
+from ganprior.classifier import bundled_classifiers, load_classifier
+from ganprior.metrics import median, psnr
+from ganprior.physics import Operator
+from ganprior.semantic import edit_attribute, reconstruct, resolve_attribute
+from ganprior.solvers import InvertConfig, invert
+from ganprior.solvers.mgan import MGANConfig, mgan
+
+from .common import BenchOptions, Suite, Table, restoration_rows
+from .dgp import PLAN, in_zoo, test_images
 
 CODES = (1, 5, 10, 20, 30)
 CLAIM_DB = 4.0
@@ -49,9 +50,7 @@ def _models(
     """The zoo models among ``names`` with ``count`` held-out real test images (None: as many as the
     DGP benchmark uses, so that the rows stand next to its rows): (prior, data name, images)."""
     out = []
-    for name in names:
-        if name not in zoo.model_names():
-            continue
+    for name in in_zoo(names):
         n = 2 if options.quick else count or PLAN[name][0]
         data, images = test_images(name, n, options.seed)
         out.append((zoo.load(name, options.device), data, images.to(options.device)))
@@ -220,7 +219,9 @@ def _colour_images(prior: Prior, data: str, images: Tensor) -> tuple[str, Tensor
         return None
     if prior.name == "face64":
         faces = [img for _, img in examples.color_faces()]
-        return "colour photos (astronaut, Grace Hopper)", images_tensor(faces, prior).to(images.device)
+        return "colour photos (astronaut, Grace Hopper)", examples.fit_to_prior(faces, prior).to(
+            images.device
+        )
     return data, images
 
 
@@ -308,9 +309,17 @@ def edit_suite(options: BenchOptions) -> list[Table]:
     ]
 
 
+def long_steps(options: BenchOptions) -> int:
+    return 20 if options.quick else 600
+
+
+def long_name(options: BenchOptions, names: Sequence[str]) -> str:
+    return f"mgan_claim_{long_steps(options)}_steps" + "".join(f"_{n}" for n in names if len(names) == 1)
+
+
 def long_suite(options: BenchOptions, names: Sequence[str] = tuple(PLAN)) -> list[Table]:
     """The paper's claim at inversion's full 600 steps: N = 20 (ℓ = 2) against single-code inversion."""
-    steps = 20 if options.quick else 600
+    steps = long_steps(options)
     rows = []
     for prior, data, images in _models(options, names):
         single, single_s = reconstruct_psnr(prior, images, InvertConfig(steps=steps, seed=options.seed))
@@ -324,7 +333,7 @@ def long_suite(options: BenchOptions, names: Sequence[str] = tuple(PLAN)) -> lis
         )
     return [
         Table(
-            f"mgan_claim_{steps}_steps" + "".join(f"_{n}" for n in names if len(names) == 1),
+            long_name(options, names),
             f"The paper's claim at {steps} steps: mGANprior N = 20 vs single-code inversion",
             RECONSTRUCTION,
             rows,
@@ -340,11 +349,25 @@ def _one_model(suite: Callable[..., list[Table]], name: str) -> Callable[[BenchO
     return run
 
 
-MGAN_SUITES = {
-    "mgan-layers": layers_suite,
-    "mgan": mgan_suite,
-    "mgan-edit": edit_suite,
-    "mgan-long": long_suite,
-}
-MGAN_SUITES |= {f"mgan-layers-{name}": _one_model(layers_suite, name) for name in PLAN}
-MGAN_SUITES |= {f"mgan-long-{name}": _one_model(long_suite, name) for name in PLAN}
+def layers_names(names: Sequence[str] = tuple(PLAN)) -> list[str]:
+    return [f"mgan_{kind}_{name}" for name in in_zoo(names) for kind in ("layers", "claim")]
+
+
+def restoration_names() -> list[str]:
+    return [f"mgan_{kind}_{name}" for name in in_zoo() for kind in ("restoration", "optimizer")]
+
+
+SUITES = [
+    Suite("mgan-layers", layers_suite, lambda o: layers_names()),
+    Suite("mgan", mgan_suite, lambda o: restoration_names()),
+    Suite("mgan-edit", edit_suite, ("mgan_semantic_edit",)),
+    Suite("mgan-long", long_suite, lambda o: [long_name(o, PLAN)]),
+]
+SUITES += [
+    Suite(f"mgan-layers-{name}", _one_model(layers_suite, name), lambda o, n=name: layers_names([n]))
+    for name in PLAN
+]
+SUITES += [
+    Suite(f"mgan-long-{name}", _one_model(long_suite, name), lambda o, n=name: [long_name(o, [n])])
+    for name in PLAN
+]

@@ -1,4 +1,4 @@
-"""``ganprior bench dgp``: DGP against plain inversion and DIP, its ablations, its schedules, its batching.
+"""Suite ``dgp`` and its parts: DGP against plain inversion and DIP, its ablations, its schedules, its batching.
 
 Tables (``benchmarks/results/dgp_*``):
 - ``dgp_restoration``: every model with held-out real images — fashion32 and emoji64 (their test
@@ -19,15 +19,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import edit, examples, zoo
-from .bench import BenchOptions, Table, free_form_mask, images_tensor, median_scores, restoration_rows
-from .checkpoint import Prior
-from .defense import dgp_defense, dip_defense, fgsm, invert_defense, pgd
-from .features import default_metric
-from .physics import build_operator
-from .pipeline import measure
-from .schedule import REFERENCE, Schedule
-from .solvers.dgp import (
+from ganprior import edit, examples, zoo
+from ganprior.checkpoint import Prior
+from ganprior.classifier import load_classifier
+from ganprior.defense import dgp_defense, dip_defense, fgsm, invert_defense, pgd
+from ganprior.features import default_metric
+from ganprior.physics import build_operator
+from ganprior.pipeline import measure
+from ganprior.schedule import REFERENCE, Schedule
+from ganprior.solvers.dgp import (
     ITERATIONS_SCALE,
     LR_G_SCALE,
     LR_Z_SCALE,
@@ -35,6 +35,16 @@ from .solvers.dgp import (
     dgp,
     parameter_groups,
     task_schedule,
+)
+
+from .common import (
+    BenchOptions,
+    Suite,
+    Table,
+    free_form_mask,
+    median_scores,
+    restoration_rows,
+    test_split,
 )
 
 PROTOCOL = (
@@ -62,11 +72,11 @@ def test_images(name: str, count: int, seed: int) -> tuple[str, Tensor]:
     """``count`` held-out images for zoo model ``name``: a seeded draw from its dataset's test split."""
     if name == "face64":
         prior = zoo.load("face64")
-        return "LFW real faces (gray)", images_tensor([img for _, img in examples.lfw_faces(count)], prior)
-    from .data import load_dataset  # the trained models and their data arrive together
-
+        return "LFW real faces (gray)", examples.fit_to_prior(
+            [img for _, img in examples.lfw_faces(count)], prior
+        )
     dataset = {"fashion32": "fashion-mnist", "emoji64": "emoji"}[name]
-    data = load_dataset(dataset, "test", *{"fashion32": (32, 1), "emoji64": (64, 3)}[name])
+    data = test_split(dataset, *{"fashion32": (32, 1), "emoji64": (64, 3)}[name])
     index = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
     return f"{dataset} test split", data.images[index]
 
@@ -78,12 +88,15 @@ PLAN = {  # model: (images, tasks, methods)
 }
 
 
+def in_zoo(names: Sequence[str] = tuple(PLAN)) -> list[str]:
+    """The models among ``names`` that are in the zoo (the trained ones may be missing)."""
+    return [name for name in names if name in zoo.model_names()]
+
+
 def subjects(options: BenchOptions, names: Sequence[str] = tuple(PLAN)) -> list[Subject]:
     """The models among ``names`` that are in the zoo, with their test images and tasks."""
     out = []
-    for name in names:
-        if name not in zoo.model_names():
-            continue
+    for name in in_zoo(names):
         count, tasks, methods = PLAN[name]
         data, images = test_images(name, 2 if options.quick else count, options.seed)
         out.append(Subject(zoo.load(name, options.device), data, images, tasks, methods))
@@ -95,6 +108,10 @@ def _task(task: str, resolution: int, seed: int) -> tuple[str, Tensor | None]:
     return ("inpaint", free_form_mask(resolution, seed)) if task == "inpaint-ff" else (task, None)
 
 
+def restoration_name(model: str) -> str:
+    return f"dgp_restoration_{model}"
+
+
 def restoration_table(s: Subject, options: BenchOptions) -> Table:
     rows = []
     for task in s.tasks:
@@ -103,7 +120,7 @@ def restoration_table(s: Subject, options: BenchOptions) -> Table:
         found = restoration_rows(s.prior, s.data, s.images, [base], s.methods, steps, options.seed, mask)
         rows += [r | {"task": task} for r in found]
     return Table(
-        f"dgp_restoration_{s.prior.name}",
+        restoration_name(s.prior.name),
         f"DGP vs plain inversion vs DIP on held-out real images ({s.prior.name}, {s.data})",
         PROTOCOL
         + " Presets: inversion 600 Adam steps (best-of-500 start); DIP ≤ 600 steps with ES-WMV early stopping; DGP "
@@ -294,9 +311,7 @@ def dgp_suite(options: BenchOptions) -> list[Table]:
 
 def labelled_test_images(count: int, seed: int) -> tuple[Tensor, Tensor]:
     """A seeded draw of ``count`` Fashion-MNIST test images (N, 1, 32, 32) and their labels (N,)."""
-    from .data import load_dataset
-
-    data = load_dataset("fashion-mnist", "test", 32, 1)
+    data = test_split("fashion-mnist", 32, 1)
     index = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
     assert data.labels is not None
     return data.images[index], data.labels[index]
@@ -308,8 +323,6 @@ def _in_batches(fn: Callable[[Tensor, int], Tensor], x: Tensor, size: int) -> Te
 
 def defense_suite(options: BenchOptions) -> list[Table]:
     """Adversarial defense on fashion32 (the paper's Table 5): clean, FGSM, PGD, and reconstructions."""
-    from .classifier import load_classifier
-
     prior = zoo.load("fashion32", options.device)
     classifier = load_classifier("fashion32")
     count = 16 if options.quick else 500
@@ -377,8 +390,6 @@ def defense_suite(options: BenchOptions) -> list[Table]:
 
 def transfer_suite(options: BenchOptions) -> list[Table]:
     """Category transfer on fashion32: how often the project's classifier sees the target class."""
-    from .classifier import load_classifier
-
     prior = zoo.load("fashion32", options.device)
     classifier = load_classifier("fashion32")
     count = 4 if options.quick else 20
@@ -425,10 +436,19 @@ def transfer_suite(options: BenchOptions) -> list[Table]:
     ]
 
 
-DGP_SUITES: dict[str, Callable[[BenchOptions], list[Table]]] = {
-    "dgp": dgp_suite,
-    "dgp-ablation": ablation_suite,
-    "dgp-speed": speed_suite,
-    "dgp-defense": defense_suite,
-    "dgp-transfer": transfer_suite,
-} | {f"dgp-{name}": restoration_suite(name) for name in PLAN}
+SUITES = [
+    Suite(
+        "dgp",
+        dgp_suite,
+        lambda o: ["dgp_schedules", "dgp_ablation", "dgp_speed", *map(restoration_name, in_zoo())],
+    ),
+    Suite("dgp-ablation", ablation_suite, ("dgp_schedules", "dgp_ablation")),
+    Suite("dgp-speed", speed_suite, ("dgp_speed",)),
+    Suite("dgp-defense", defense_suite, ("dgp_defense",)),
+    Suite("dgp-transfer", transfer_suite, ("dgp_transfer",)),
+] + [
+    Suite(
+        f"dgp-{name}", restoration_suite(name), lambda o, n=name: [restoration_name(m) for m in in_zoo([n])]
+    )
+    for name in PLAN
+]

@@ -1,4 +1,4 @@
-"""Benchmarks of RGI / R-RGI (issue 6): mask-free inpainting, λ sensitivity, anomaly detection.
+"""Suites ``rgi-*``: RGI / R-RGI (issue 6): mask-free inpainting, λ sensitivity, anomaly detection.
 
 - ``rgi-inpaint``: face64 (LFW faces) and fashion32 (Fashion-MNIST test), free-form strokes corrupted with −1 + N(0, 1);
   RGI/R-RGI (no mask given) against inversion given the true mask (oracle) and plain inversion
@@ -10,30 +10,26 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from . import examples, zoo
-from .anomaly import anomaly_maps, auroc, calibrate, dice_iou, image_scores, per_image_auroc
-from .bench import BenchOptions, Table, images_tensor, median, median_scores
-from .checkpoint import Prior, load_prior, save_prior
-from .data import load_dataset
-from .patchcore import PatchCore
-from .physics import DEFECT_KINDS, Corruption, Mask, make_mask
-from .pipeline import measure, restore
-from .report import write_json
-from .robust import CALIBRATION_FILE, model_lambda
-from .solvers import InvertConfig, Result, invert
-from .solvers.rgi import CONFIGS, RGIConfig, preset, rgi
-from .texture_crops import TEXTURES, defective_crops, texture_crops
-from .zoo import BUNDLED_DIR
+from ganprior import examples, zoo
+from ganprior.anomaly import anomaly_maps, auroc, dice_iou, image_scores, per_image_auroc
+from ganprior.checkpoint import Prior
+from ganprior.metrics import median
+from ganprior.patchcore import PatchCore
+from ganprior.physics import DEFECT_KINDS, Corruption, Mask, make_mask
+from ganprior.pipeline import measure, restore
+from ganprior.robust import model_lambda
+from ganprior.solvers import InvertConfig, Result, invert
+from ganprior.solvers.rgi import CONFIGS, RGIConfig, preset, rgi
+from ganprior.texture_crops import TEXTURES, defective_crops, texture_crops
+
+from .common import BenchOptions, Suite, Table, median_scores, test_split
 
 LAMBDA_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 CALIBRATION_CROPS = 12  # normal held-out crops per texture: half for λ, half for the thresholds
@@ -49,8 +45,8 @@ def inpaint_images(model: str, prior: Prior, count: int, calibration: bool = Fal
     if model == "face64":
         faces = examples.lfw_faces(100)
         chosen = faces[-8:] if calibration else faces[:count]
-        return images_tensor([img for _, img in chosen], prior)
-    test = load_dataset("fashion-mnist", "test", prior.generator.resolution, prior.generator.channels).images
+        return examples.fit_to_prior([img for _, img in chosen], prior)
+    test = test_split("fashion-mnist", prior.generator.resolution, prior.generator.channels).images
     return test[-8:] if calibration else test[:count]
 
 
@@ -180,7 +176,7 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
             f"Protocol: {count} held-out real images; per image a seeded free-form strokes hole "
             f"({100 * float((1 - masks).mean()):.0f}% of the pixels on average) replaced by −1 + N(0, 1) per channel "
             "(RGI's corruption). rgi/rrgi get only the corrupted image (no mask) and the λ calibrated once per model "
-            "on 8 other held-out images (pretrained/calibration.json, `python -m ganprior.bench_rgi MODEL`); their "
+            "on 8 other held-out images (pretrained/calibration.json, `python -m benchmarks.calibrate MODEL`); their "
             "restoration keeps the observation where the detected mask says intact. The oracle inverts with the true "
             "mask and keeps the known pixels; plain inversion fits the whole corrupted image and its output is G(z*). "
             "PSNR/SSIM on [0, 1] intensities, full image and hole only; mask IoU between the detected (|M| > 0.5, as "
@@ -340,7 +336,7 @@ ANOMALY_PROTOCOL = (
     + " in turn; exact "
     "pixel masks) + {normal} normal held-out crops. Thresholds: the 99.9% quantile of each detector's maps on 6 "
     "other normal held-out crops (λ from 6 more); for rgi/rrgi/residual the calibration stored in the model card "
-    "(`python -m ganprior.bench_rgi ship RUN`), never a per-image oracle threshold. Pooled AUROC over all pixels "
+    "(`python -m benchmarks.calibrate ship RUN`), never a per-image oracle threshold. Pooled AUROC over all pixels "
     "of all images; per-image mean AUROC over defective images (RGI's protocol); Dice/IoU of the binary masks on "
     "defective images; image AUROC from the mean of the top 1% of each map; flagged % on the normal images. "
     "rgi/rrgi: anomaly preset, 400 steps (R-RGI fine-tunes G from step 100 at lr 1e-5, the reference's, and its "
@@ -397,56 +393,12 @@ def lambda_anomaly_rows(
     return rows
 
 
-def calibrate_texture(prior: Prior, texture: str, steps: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """Calibrations of rgi, rrgi and residual on normal held-out crops (seed + 1), for the card."""
-    normal = texture_crops(texture, "test", 32, CALIBRATION_CROPS, seed + 1)
-    return {method: calibrate(prior, normal, method, steps, seed) for method in (*CONFIGS, "residual")}
-
-
-RGI_SUITES: dict[str, Callable[[BenchOptions], list[Table]]] = {
-    **{f"rgi-inpaint-{m}": inpaint_suite(m) for m in INPAINT_MODELS},
-    **{f"rgi-lambda-{m}": lambda_suite(m) for m in INPAINT_MODELS},
-    **{f"rgi-anomaly-{t}32": anomaly_suite(t) for t in TEXTURES},
-    "rgi-lambda-anomaly": lambda_anomaly_suite,
-}
-
-
-def texture_card(texture: str) -> dict[str, Any]:
-    """Card fields of a shipped texture model: where its data came from and its licence."""
-    return {
-        "licence": "scikit-image sample texture (public domain)",
-        "training_data": f"4000 random 32×32 crops of the top 80% of scikit-image's {texture}.png "
-        f"(`python -m ganprior.texture_crops {texture} --out DIR --count 4000`); the bottom 20% is held out",
-    }
-
-
-def ship(runs: list[Path], steps: int | None = None) -> None:
-    """Calibrate trained texture models (``RUN/model.safetensors``, named TEXTURE32) and write them,
-    calibration in the card, to ``ganprior/pretrained/``."""
-    for run in runs:
-        prior = load_prior(run / "model.safetensors")
-        texture = prior.name.removesuffix("32")
-        prior.card["calibration"] = calibrate_texture(prior, texture, steps)
-        prior.card |= texture_card(texture)
-        save_prior(BUNDLED_DIR / f"{prior.name}.safetensors", prior)
-        print(prior.name, prior.card["calibration"])
-
-
-def calibrate_inpainting(model: str, steps: int | None = None) -> None:
-    """λ for mask-free inpainting with ``model`` (used by rgi and rrgi) from the 8 calibration images of
-    ``inpaint_images`` -> pretrained/calibration.json."""
-    prior = zoo.load(model)
-    normal = inpaint_images(model, prior, 0, calibration=True)
-    stored = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.exists() else {}
-    stored[model] = {"rgi": calibrate(prior, normal, "rgi", steps, thresholds=False)}
-    write_json(stored, CALIBRATION_FILE)
-    print(model, stored[model])
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="calibrate models for RGI / R-RGI")
-    parser.add_argument("what", choices=["ship", *INPAINT_MODELS])
-    parser.add_argument("runs", nargs="*", type=Path, help="training output folders (ship)")
-    parser.add_argument("--steps", type=int)
-    cli = parser.parse_args()
-    ship(cli.runs, cli.steps) if cli.what == "ship" else calibrate_inpainting(cli.what, cli.steps)
+SUITES = [
+    *[
+        Suite(f"rgi-inpaint-{m}", inpaint_suite(m), (f"rgi_inpaint_{m}", f"rgi_gap_{m}"))
+        for m in INPAINT_MODELS
+    ],
+    *[Suite(f"rgi-lambda-{m}", lambda_suite(m), (f"rgi_lambda_{m}",)) for m in INPAINT_MODELS],
+    *[Suite(f"rgi-anomaly-{t}32", anomaly_suite(t), (f"rgi_anomaly_{t}32",)) for t in TEXTURES],
+    Suite("rgi-lambda-anomaly", lambda_anomaly_suite, ("rgi_lambda_anomaly",)),
+]

@@ -1,0 +1,8 @@
+"""Every benchmark suite by name (the runner's and the smoke test's registry)."""
+
+from __future__ import annotations
+
+from . import core, dgp, mgan, rgi
+from .common import Suite
+
+SUITES: dict[str, Suite] = {s.name: s for s in [*core.SUITES, *rgi.SUITES, *dgp.SUITES, *mgan.SUITES]}
