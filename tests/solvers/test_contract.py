@@ -1,0 +1,113 @@
+"""The solver contract, for every registered method: one call signature, batched == batch 1,
+seeded, a callback per step, options accepted or refused by name, and a config that round-trips
+through the report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import tiny_generator
+from ganprior.checkpoint import Prior
+from ganprior.errors import GanpriorError
+from ganprior.models import SNGANDiscriminator
+from ganprior.physics import Corruption, build_operator, center_box
+from ganprior.pipeline import restore
+from ganprior.solvers import METHODS, Result, SolverConfig
+from ganprior.solvers.mgan import initial_codes
+
+STEPS = 6
+
+
+@pytest.fixture(scope="module")
+def prior() -> Prior:
+    torch.manual_seed(1)
+    d = SNGANDiscriminator(resolution=16, channels=3, width=8, max_width=16).eval().requires_grad_(False)
+    return Prior("tiny", tiny_generator(), d, {"name": "tiny"})
+
+
+def task_of(name: str) -> str:
+    tasks = METHODS[name].tasks
+    return tasks[0] if tasks else "sr"
+
+
+def config_of(name: str, prior: Prior) -> SolverConfig:
+    """The method's preset, shortened: few steps and (where there is one) a small latent search."""
+    config = METHODS[name].config
+    short = {"steps": STEPS} | ({"init_samples": 4} if "init_samples" in config.__dataclass_fields__ else {})
+    return config.for_task(task_of(name), prior, **short)
+
+
+def problem(name: str, prior: Prior, n: int = 3):
+    g = prior.generator
+    with torch.no_grad():
+        clean = g(g.sample_latent(n, torch.Generator().manual_seed(7)))
+    if METHODS[name].mask_free:
+        operator = Corruption(center_box(g.resolution))
+    else:
+        operator = build_operator(task_of(name), g.resolution, g.channels, factor=2)
+    return operator.simulate(clean, torch.Generator().manual_seed(3)), operator
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_called_one_way_and_returns_a_result_per_image(name, prior):
+    observation, operator = problem(name, prior)
+    steps: list[int] = []
+    result = METHODS[name].solve(
+        prior, observation, operator, config_of(name, prior), callback=lambda s, loss: steps.append(s)
+    )
+    assert isinstance(result, Result)
+    assert result.image.shape == (3, 3, 16, 16)
+    assert result.losses.shape[1] == 3 and steps == list(range(result.losses.shape[0])) and steps
+    assert torch.isfinite(result.image).all()
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_batched_equals_one_at_a_time_and_is_seeded(name, prior):
+    observation, operator = problem(name, prior)
+    config = config_of(name, prior)
+    solve = METHODS[name].solve
+    # mGANprior draws its extra codes for the whole batch at once: compare from the same start codes
+    start = initial_codes(prior.generator, observation, operator, config) if name == "mgan" else None
+    batched = solve(prior, observation, operator, config, init=start).image
+    again = solve(prior, observation, operator, config, init=start).image
+    single = torch.cat(
+        [
+            solve(
+                prior,
+                observation[[i]],
+                operator.select([i]),
+                config,
+                init=None if start is None else (start[0][[i]], None),
+            ).image
+            for i in range(3)
+        ]
+    )
+    assert torch.equal(batched, again)
+    # relaxed methods run per-image generators under vmap (grouped convolutions): float rounding only
+    assert torch.allclose(batched, single, atol=1e-4 if METHODS[name].relaxed else 1e-6)
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_options_are_parsed_by_type_and_unknown_ones_refused(name, prior):
+    config = METHODS[name].config.for_task(task_of(name), prior, steps="12", seed="5")
+    assert config.steps == 12 and config.seed == 5
+    with pytest.raises(GanpriorError, match="no option 'bogus'"):
+        METHODS[name].config.for_task(task_of(name), prior, bogus=1)
+    with pytest.raises(GanpriorError, match="steps"):
+        METHODS[name].config.for_task(task_of(name), prior, steps="many")
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_the_reported_config_rebuilds_the_run(name, prior):
+    g = prior.generator
+    with torch.no_grad():
+        clean = g(g.sample_latent(2, torch.Generator().manual_seed(7)))
+    out = restore(prior, clean, task_of(name), name, steps=STEPS, seed=2, simulate=True, factor=2)
+    report = json.loads(json.dumps(out.config.to_dict()))
+    rebuilt = METHODS[name].config.for_task(task_of(name), prior, **report)
+    assert rebuilt == out.config
+    again = restore(prior, clean, task_of(name), name, config=rebuilt, simulate=True, seed=2, factor=2)
+    assert torch.equal(again.restored, out.restored)
