@@ -10,7 +10,7 @@ from torch import nn
 from ..errors import GanpriorError
 from .dcgan import DCGANGenerator
 from .sngan import SNGANDiscriminator, SNGANGenerator
-from .staged import StagedDiscriminator, StagedGenerator
+from .staged import StagedDiscriminator, StagedGenerator, map_tensors
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "dcgan": DCGANGenerator,
@@ -37,4 +37,5 @@ __all__ = [
     "StagedDiscriminator",
     "StagedGenerator",
     "build",
+    "map_tensors",
 ]

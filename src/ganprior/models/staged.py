@@ -3,12 +3,19 @@
 A *staged* generator lists its layers in depth order (``stages``) so that a solver can
 run the first ℓ stages and the rest separately (mGANprior), give each stage its own
 optimiser group (DGP's shallow-to-deep fine-tuning), or fine-tune all of it (R-RGI),
-without knowing the architecture. Class information enters only through ``embed``,
-which keeps every stage a plain ``h -> h`` map.
+without knowing the architecture.
+
+The stage contract: ``embed(z, y)`` gives the input of stage 0; ``stage_contexts(z, y)`` gives
+each stage's own conditioning (a tensor or tuple of tensors with the batch first, or None), e.g.
+BigGAN's class embedding + z chunk per block, StyleGAN2's style vector per layer; None when no stage
+needs any (DCGAN). Stage i is called ``stage(h)`` or ``stage(h, context_i)``. What flows between
+stages, ``h``, is a feature map (B, C, H, W) or a tuple whose first entry is one (e.g. StyleGAN2's
+features and running RGB skip image). Solvers pass contexts along untouched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -54,15 +61,24 @@ class StagedGenerator(nn.Module):
         """Latent (B, latent_dim) and optional class -> the input of stage 0."""
         raise NotImplementedError
 
-    def synthesize(self, h: Tensor, start: int = 0, stop: int | None = None) -> Tensor:
-        """Run ``stages[start:stop]`` on ``h``; with the defaults, embed output -> image (B, C, H, W) in [-1, 1]."""
-        for stage in self.stages[start:stop]:
-            h = stage(h)
+    def stage_contexts(self, z: Tensor, y: Tensor | None = None) -> Sequence[Any] | None:
+        """Each stage's conditioning for latents (B, latent_dim) [+ class]: one entry per stage
+        (None for a stage that needs none), or None when no stage needs any (the default)."""
+        return None
+
+    def synthesize(
+        self, h: Any, start: int = 0, stop: int | None = None, contexts: Sequence[Any] | None = None
+    ) -> Any:
+        """Run ``stages[start:stop]`` on ``h`` with their ``contexts`` (``stage_contexts``); with the
+        defaults, embed output -> image (B, C, H, W) in [-1, 1]."""
+        for i in range(self.num_stages)[start:stop]:
+            context = None if contexts is None else contexts[i]
+            h = self.stages[i](h) if context is None else self.stages[i](h, context)
         return h
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         """Latent (B, latent_dim) [+ class] -> image (B, channels, resolution, resolution) in [-1, 1]."""
-        return self.synthesize(self.embed(z, y))
+        return self.synthesize(self.embed(z, y), contexts=self.stage_contexts(z, y))
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None, device: Any = None) -> Tensor:
         """``n`` latents from the prior N(0, I), shape (n, latent_dim)."""
@@ -100,3 +116,14 @@ class StagedDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         raise NotImplementedError
+
+
+def map_tensors(fn: Callable[[Tensor], Tensor], tree: Any) -> Any:
+    """``fn`` applied to every tensor in a (nested) tuple / list / dict / None / tensor."""
+    if isinstance(tree, Tensor):
+        return fn(tree)
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(map_tensors(fn, t) for t in tree)
+    if isinstance(tree, dict):
+        return {k: map_tensors(fn, v) for k, v in tree.items()}
+    return tree

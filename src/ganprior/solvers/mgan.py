@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..errors import GanpriorError
 from ..features import FeatureMetric
-from ..models import StagedGenerator
+from ..models import StagedGenerator, map_tensors
 from ..physics import Operator
 from .base import Callback, Init, Result, SolverConfig
 from .init import search_latents
@@ -81,23 +81,38 @@ def fuse(
     generator: StagedGenerator, codes: Tensor, alpha: Tensor, classes: Tensor | None, layer: int
 ) -> Tensor:
     """Multi-code synthesis: codes (B, N, latent_dim), α (B, N, C_ℓ), classes (B, K) or None ->
-    image (B, C, H, W) in [-1, 1], with F = Σ_n α_n ⊙ F_n / N fused after stage ``layer``."""
+    image (B, C, H, W) in [-1, 1], with F = Σ_n α_n ⊙ F_n / N fused after stage ``layer``.
+
+    Stages with their own conditioning (``stage_contexts``) get each code's before the fusion and
+    code 0's (the searched start) after it; when stages carry a tuple (features, skip image, ...),
+    the features are fused as above and the other entries averaged over the codes."""
     b, n, d = codes.shape
     stage = composition_stage(generator, layer)
+    flat = codes.reshape(b * n, d)
     per_code = None if classes is None else classes.repeat_interleave(n, dim=0)
-    features = generator.synthesize(generator.embed(codes.reshape(b * n, d), per_code), 0, stage)
+    contexts = generator.stage_contexts(flat, per_code)
+    carried = generator.synthesize(generator.embed(flat, per_code), 0, stage, contexts)
+    features = carried[0] if isinstance(carried, tuple) else carried
     features = features.reshape(b, n, *features.shape[1:])
     weights = alpha.reshape(b, n, alpha.shape[-1], *[1] * (features.dim() - 3))
-    return generator.synthesize((weights * features).sum(dim=1) / n, stage)
+    fused = (weights * features).sum(dim=1) / n
+    if isinstance(carried, tuple):
+        rest = map_tensors(lambda t: t.reshape(b, n, *t.shape[1:]).mean(1), carried[1:])
+        fused = (fused, *rest)
+    first = map_tensors(lambda t: t.reshape(b, n, *t.shape[1:])[:, 0], contexts)
+    return generator.synthesize(fused, stage, contexts=first)
 
 
 def feature_channels(generator: StagedGenerator, layer: int) -> int:
     """C_ℓ: channels of the feature map entering stage ``layer``."""
     probe = torch.zeros(1, generator.latent_dim, device=next(generator.parameters()).device)
     labels = torch.zeros(1, dtype=torch.long, device=probe.device) if generator.num_classes else None
+    contexts = generator.stage_contexts(probe, labels)
     with torch.no_grad():
-        h = generator.synthesize(generator.embed(probe, labels), 0, composition_stage(generator, layer))
-    return h.shape[1]
+        h = generator.synthesize(
+            generator.embed(probe, labels), 0, composition_stage(generator, layer), contexts
+        )
+    return (h[0] if isinstance(h, tuple) else h).shape[1]
 
 
 def initial_codes(
