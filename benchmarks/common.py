@@ -20,6 +20,7 @@ from torch import Tensor
 
 from ganprior.checkpoint import Prior
 from ganprior.data import ImageSet, load_dataset
+from ganprior.files import write_whole
 from ganprior.metrics import median
 from ganprior.physics import make_mask
 from ganprior.pipeline import restore
@@ -98,9 +99,7 @@ def write_tables(tables: Sequence[Table], out: Path, command: str) -> list[Path]
     for table in tables:
         table.meta = {"machine": machine, "command": command, **table.meta}
         md = out / f"{table.name}.md"
-        part = md.with_name(md.name + ".part")
-        part.write_text(table.markdown())
-        part.replace(md)
+        write_whole(md, table.markdown())
         write_json(
             {"title": table.title, "protocol": table.protocol, "rows": table.rows, "meta": table.meta},
             out / f"{table.name}.json",

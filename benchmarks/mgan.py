@@ -23,6 +23,7 @@ from torch import Tensor
 from ganprior import examples, zoo
 from ganprior.checkpoint import Prior
 from ganprior.classifier import bundled_classifiers, load_classifier
+from ganprior.files import atomic_write
 from ganprior.metrics import median, psnr
 from ganprior.physics import Operator
 from ganprior.semantic import edit_attribute, reconstruct, resolve_attribute
@@ -147,10 +148,8 @@ def line_plot(series: dict[str, list[tuple[float, float]]], baseline: float, pat
     for start in range(int(left[0]), int(right[0]), 12):
         draw.line([(start, left[1]), (min(start + 6, right[0]), left[1])], fill="gray", width=2)
     draw.text((margin + 4, left[1] + 4), "plain inversion (one code, no alpha)", fill="gray")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    canvas.save(part, format="PNG")
-    part.replace(path)
+    with atomic_write(path) as part:
+        canvas.save(part, format="PNG")
     return path
 
 

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from .checkpoint import Prior
 from .imageio import fit, pil_to_tensor
+from .models.sampling import sample_prior
 from .sources import Package
 
 _SKIMAGE = Package("pypi", "scikit-image", "0.26.0", None)
@@ -72,7 +73,4 @@ def fit_to_prior(images: Sequence[Image.Image], prior: Prior) -> Tensor:
 
 def prior_samples(prior: Prior, count: int, seed: int) -> Tensor:
     """``count`` seeded samples of the prior itself (a true latent exists): (N, C, H, W) in [-1, 1], on CPU."""
-    g = prior.generator
-    rng = torch.Generator().manual_seed(10_000 + seed)
-    with torch.no_grad():
-        return g(g.sample_latent(count, rng), g.sample_classes(count, rng)).cpu()
+    return sample_prior(prior.generator, count, 10_000 + seed).images.cpu()
