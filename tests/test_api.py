@@ -34,3 +34,11 @@ def test_import_ganprior_loads_no_submodule():
     probe = "import sys, ganprior; print(sorted(m for m in sys.modules if m.startswith('ganprior.')))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_readme_design_tree_lists_every_module():
+    tree = re.search(r"```\nsrc/ganprior/\n(.*?)```", README.read_text(), re.S).group(1)
+    listed = {line.split()[0] for line in tree.splitlines() if line.startswith("  ") and line.split()}
+    package = Path(ganprior.__file__).parent
+    modules = {str(p.relative_to(package)) for p in package.rglob("*.py")}
+    assert listed == modules
