@@ -8,7 +8,6 @@ Nothing here executes code from a file: safetensors, or ``torch.load(weights_onl
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,21 +103,30 @@ def load_prior(
     if not path.is_file():
         raise GanpriorError(f"checkpoint {path} does not exist")
     meta: dict[str, Any] | None = None
-    try:
-        if path.suffix == ".safetensors":
+    if path.suffix == ".safetensors":
+        try:
             meta = tensor_metadata(path, "ganprior")
             tensors = load_file(str(path))
-        else:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
-            tensors = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
-            if not isinstance(tensors, dict):
-                raise GanpriorError(f"{path} holds no state dict")
-    except (SafetensorError, OSError, RuntimeError, pickle.UnpicklingError, json.JSONDecodeError) as exc:
-        raise GanpriorError(f"cannot read checkpoint {path}: {exc}") from exc
+        except (SafetensorError, OSError, RuntimeError, json.JSONDecodeError) as exc:
+            raise GanpriorError(f"cannot read checkpoint {path}: {exc}") from exc
+    else:
+        from .formats import read_torch_file, recognise
+
+        loaded = read_torch_file(path)
+        native = recognise(loaded) if arch is None else None
+        if native is not None:
+            prior = native.build(loaded, path)
+            prior.name = name or prior.name
+            return prior.eval()
+        tensors = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+        if not isinstance(tensors, dict):
+            raise GanpriorError(f"{path} holds no state dict")
     if meta is None:
         if arch is None:
             raise GanpriorError(
-                f"{path} has no ganprior metadata: say which architecture it is (--arch, --arch-option)"
+                f"{path} is neither a ganprior file nor a known published layout "
+                "(BigGAN, BigGAN-deep, PGGAN, StyleGAN2): for a bare state dict say which architecture "
+                "it is (--arch, --arch-option)"
             )
         meta = {"generator": {"arch": arch, "config": config or {}}, "discriminator": None, "card": {}}
         if not any(k.startswith("generator.") for k in tensors):
