@@ -127,3 +127,18 @@ def test_texture_crops_writes_held_out_crops_with_exact_defect_masks(tmp_path, m
         changed = (load_image(path, 32, 1) - clean[i]).abs() > 0.1
         assert torch.equal(changed, mask)  # exactly the masked pixels were painted, normal crops untouched
         assert mask.any() == (i < 2)
+
+
+def test_detect_in_batches_equals_detect_per_batch():
+    """``batch_size`` splits the images as the CLI's --batch-size does: each batch solved from the seed."""
+    g = tiny_generator(channels=1)
+    prior = Prior("tiny", g, None, {})
+    calibration = calibrate(prior, _samples(g, 4, 1), "rgi", steps=STEPS)
+    images = _samples(g, 3, 8)
+    batched = detect(prior, images, "rgi", calibration, steps=STEPS, batch_size=2)
+    parts = [
+        detect(prior, images[:2], "rgi", calibration, steps=STEPS),
+        detect(prior, images[2:], "rgi", calibration, steps=STEPS),
+    ]
+    assert torch.equal(batched.maps, torch.cat([p.maps for p in parts]))
+    assert torch.equal(batched.result.losses, torch.cat([p.result.losses for p in parts], dim=1))

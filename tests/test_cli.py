@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import ganprior
 from ganprior.cli import main
+from ganprior.commands import COMMANDS
 
 
 @pytest.fixture
@@ -193,3 +196,40 @@ def test_console_script_exit_status(tmp_path):
 def test_models_lists_the_zoo(capsys):
     code, stdout, _ = run(["models"], capsys)
     assert code == 0 and "face64" in stdout and "eyes128" in stdout
+
+
+def _modules_imported_by(*args: str) -> set[str]:
+    """The ganprior modules a fresh interpreter imports to run ``ganprior ARGS``."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from ganprior.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main({list(args)!r})\n"
+        "print(' '.join(m for m in sys.modules if m.startswith('ganprior')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(proc.stdout.split())
+
+
+def test_help_and_models_import_only_what_they_need():
+    package = Path(ganprior.__file__).parent
+    total = sum(1 for _ in package.rglob("*.py"))
+    assert not any(m.startswith("ganprior.commands.") for m in _modules_imported_by("--help"))
+    used = _modules_imported_by("models")
+    assert "ganprior.commands.models" in used and "ganprior.commands.restore" not in used
+    assert len(used) < total / 3, sorted(used)
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_module_imports_on_its_own(name):
+    """No import cycle between command modules: each one imports first in a fresh interpreter, and
+    its parser carries the help line ``ganprior --help`` shows."""
+    code = (
+        "import argparse, importlib\n"
+        f"module = importlib.import_module('ganprior.commands.{name}')\n"
+        "sub = argparse.ArgumentParser().add_subparsers()\n"
+        "module.register(sub)\n"
+        "print(sub._choices_actions[0].help)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == COMMANDS[name]

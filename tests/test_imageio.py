@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganprior.imageio import grid, load_image, on_white, save_image
+from ganprior.imageio import grid, load_image, on_white, save_gif, save_image
 
 
 def test_grid_tiles_row_major_with_padding():
@@ -35,3 +35,16 @@ def test_transparent_pixels_go_on_white(tmp_path):
     assert on_white(opaque) is opaque
     rgba.save(tmp_path / "t.png")
     assert torch.equal(load_image(tmp_path / "t.png", 4, 3), torch.ones(3, 4, 4))
+
+
+def test_save_gif_bounces_between_the_end_frames(tmp_path):
+    frames = torch.linspace(-1, 1, 4).view(4, 1, 1, 1).expand(4, 3, 8, 8)
+    path = save_gif(frames, tmp_path / "a.gif")
+    with Image.open(path) as gif:
+        assert gif.n_frames == 6  # 0 1 2 3 2 1, then it loops
+        levels = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            levels.append(int(np.asarray(gif.convert("L"))[0, 0]))
+    assert levels == levels[:4] + levels[2:0:-1] and levels[0] < levels[3]
+    assert not list(tmp_path.glob("*.part"))

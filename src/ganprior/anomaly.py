@@ -121,16 +121,23 @@ def detect(
     calibration: dict[str, Any] | None = None,
     steps: int | None = None,
     seed: int = 0,
+    batch_size: int | None = None,
 ) -> Detection:
     """Anomaly maps, image scores and binary masks at the calibrated threshold (default: the
-    calibration stored with the model; an uncalibrated model raises ``GanpriorError``)."""
+    calibration stored with the model; an uncalibrated model raises ``GanpriorError``), solving
+    ``batch_size`` images at a time (default: all at once; each batch starts from ``seed``)."""
     calibration = calibration or stored_calibration(prior, method)
     if calibration is None:
         raise GanpriorError(
             f"model {prior.name} has no {method} calibration; calibrate it on normal images first "
             "(ganprior.anomaly.calibrate) or use a calibrated zoo model"
         )
-    maps, result = anomaly_maps(prior, images, method, calibration.get("lambda"), steps, seed)
+    size = batch_size or len(images)
+    parts = [
+        anomaly_maps(prior, images[i : i + size], method, calibration.get("lambda"), steps, seed)
+        for i in range(0, len(images), size)
+    ]
+    maps, result = torch.cat([m for m, _ in parts]), Result.concat([r for _, r in parts])
     masks = (maps > calibration["threshold"]).float()
     return Detection(maps, image_scores(maps), masks, result.image, result)
 

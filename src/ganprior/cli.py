@@ -1,8 +1,9 @@
 """The ``ganprior`` command line: parse, call the library, report. No algorithm lives here.
 
 Each sub-command is a module in ``ganprior.commands`` with ``register(subparsers)`` (adds its
-parser and sets ``run``); ``run(args) -> int`` does the work. A ``GanpriorError`` becomes one
-line on stderr and exit status 2.
+parser and sets ``run``); ``run(args) -> int`` does the work. Only the module of the command being
+run is imported (``ganprior --help`` imports none). A ``GanpriorError`` becomes one line on stderr
+and exit status 2.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import argparse
 import importlib
 import sys
 
+from .commands import COMMANDS
 from .errors import GanpriorError
-
-COMMANDS = ["models", "download", "restore", "demo", "train", "edit", "detect"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,26 +21,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser, with the full options of ``command`` (every command: ``"*"``); the others are
+    listed by name and help only."""
     parser = _Parser(
         prog="ganprior",
         description="Restore, edit and inspect images with a pretrained GAN as the image prior.",
         epilog="Run `ganprior COMMAND --help` for the options of each command.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f".commands.{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.commands.{name}":
-                raise
-            continue
-        module.register(sub)
+    for name, help_line in COMMANDS.items():
+        if command in (name, "*"):
+            importlib.import_module(f".commands.{name}", __package__).register(sub)
+        else:
+            sub.add_parser(name, help=help_line, add_help=False)
     return parser
 
 
+def _command(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (the first word that is not an option), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error (already printed, status 2)

@@ -1,4 +1,4 @@
-"""Images at the file edges: read (fit to a model), write atomically, and tile into grids.
+"""Images at the file edges: read (fit to a model), write PNGs and GIFs whole, and tile into grids.
 
 Inside the library images are float32 (C, H, W) / (N, C, H, W) in [-1, 1]; uint8 HWC exists
 only here. Fitting an image to a model = centre crop to a square, then resize (Lanczos,
@@ -84,6 +84,11 @@ def load_image(path: str | Path, resolution: int, channels: int) -> Tensor:
     return pil_to_tensor(fit(open_image(path), resolution), channels)
 
 
+def load_images(paths: Sequence[str | Path], resolution: int, channels: int) -> Tensor:
+    """Image files fitted to a model: (N, channels, resolution, resolution) in [-1, 1]."""
+    return torch.stack([load_image(p, resolution, channels) for p in paths])
+
+
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) of an image file, without decoding its pixels."""
     try:
@@ -125,6 +130,16 @@ def save_image(image: Tensor, path: str | Path, scale: int = 1) -> Path:
     with atomic_write(path) as part:
         picture.save(part, format="PNG")
     return path
+
+
+def save_gif(frames: Tensor, path: str | Path, frame_ms: int = 120, bounce: bool = True) -> Path:
+    """Write frames (N, C, H, W) in [-1, 1] as a looping GIF, whole; ``bounce`` plays them back and
+    forth (A -> B -> A) without repeating the end frames."""
+    pictures = [Image.fromarray(to_uint8(f)) for f in as_rgb(frames)]
+    tail = pictures[1:] + (pictures[-2:0:-1] if bounce else [])
+    with atomic_write(path) as part:
+        pictures[0].save(part, format="GIF", save_all=True, append_images=tail, duration=frame_ms, loop=0)
+    return Path(path)
 
 
 def as_rgb(image: Tensor) -> Tensor:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from .errors import GanpriorError
+
 
 def per_image_mean(x: Tensor) -> Tensor:
     return x.flatten(1).mean(dim=1)
@@ -17,7 +19,7 @@ def pixel_loss(prediction: Tensor, target: Tensor, kind: str = "mse") -> Tensor:
         return per_image_mean(diff.square())
     if kind == "l1":
         return per_image_mean(diff.abs())
-    raise ValueError(f"unknown pixel loss {kind!r}")
+    raise GanpriorError(f"unknown pixel loss {kind!r}")
 
 
 def latent_prior(z: Tensor) -> Tensor:

@@ -104,7 +104,7 @@ def restore(
         results.append(
             spec.solve(prior, observation[index], operator.select(index), config, callback=step_callback)
         )
-    result = _concat(results)
+    result = Result.concat(results)
     # a method that located the corrupted pixels itself keeps the observation everywhere else
     projector = Mask(1 - result.mask) if result.mask is not None else operator
     restored = projector.project(result.image, observation).clamp(-1, 1)
@@ -112,30 +112,3 @@ def restore(
     if reference is not None:
         out.metrics = measure(restored, reference.to(device), operator)
     return out
-
-
-def _concat(results: list[Result]) -> Result:
-    """One Result from per-batch Results (images along dim 0, loss histories along dim 1)."""
-    if len(results) == 1:
-        return results[0]
-
-    def cat(values: list[Tensor | None], dim: int = 0) -> Tensor | None:
-        return None if values[0] is None else torch.cat(values, dim=dim)  # type: ignore[arg-type]
-
-    first = results[0]
-    state = None
-    if first.generator_state is not None:
-        state = {k: torch.cat([r.generator_state[k] for r in results]) for k in first.generator_state}  # type: ignore[index]
-    return Result(
-        image=torch.cat([r.image for r in results]),
-        latent=torch.cat([r.latent for r in results]),
-        classes=cat([r.classes for r in results]),
-        losses=torch.cat([r.losses for r in results], dim=1),
-        seconds=sum(r.seconds for r in results),
-        mask=cat([r.mask for r in results]),
-        generator_state=state,
-        extras={
-            k: cat([r.extras[k] for r in results]) if isinstance(v, Tensor) else v
-            for k, v in first.extras.items()
-        },
-    )

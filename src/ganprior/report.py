@@ -1,7 +1,10 @@
-"""Writing results: a new output folder, per-image PNGs, comparison strips and JSON reports."""
+"""Writing results: a new output folder, per-image PNGs, comparison strips, anomaly overlays, JSON and
+CSV reports."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +36,24 @@ def prepare_output_dir(path: str | Path, overwrite: bool) -> Path:
 def write_json(data: Any, path: str | Path) -> Path:
     """Write JSON whole (temporary file, then rename)."""
     return write_whole(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write ``rows`` (dicts with the same keys, in order) as a CSV table with a header, whole."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_whole(path, buffer.getvalue())
+
+
+def heat_overlay(image: Tensor, anomaly: Tensor, threshold: float) -> Tensor:
+    """(C, H, W) image in [-1, 1] and its anomaly map (1, H, W) -> (3, H, W): the map in red over the
+    gray image, full red at twice the threshold."""
+    gray = as_rgb(image[None])[0].mean(0, keepdim=True).expand(3, -1, -1)
+    heat = (anomaly / (2 * threshold)).clamp(0, 1) if threshold > 0 else (anomaly > 0).float()
+    red = torch.tensor([1.0, -1.0, -1.0]).view(3, 1, 1)
+    return (1 - 0.7 * heat) * gray + 0.7 * heat * red
 
 
 def _jsonable(value: Any) -> Any:

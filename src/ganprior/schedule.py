@@ -52,7 +52,7 @@ class Schedule:
         columns = {k: list(v) if isinstance(v, (list, tuple)) else [v] * count for k, v in lists.items()}
         wrong = {k: len(v) for k, v in columns.items() if len(v) != count}
         if wrong:
-            raise ValueError(f"every per-stage list needs {count} entries; got {wrong}")
+            raise GanpriorError(f"every per-stage list needs {count} entries; got {wrong}")
         return cls(tuple(Stage(**{k: v[i] for k, v in columns.items()}) for i in range(count)), init_std)
 
     @property

@@ -176,7 +176,7 @@ def change_rate(scores: Tensor, strengths: Sequence[float]) -> float:
     strength's direction. ``scores``: (N, S), one column per strength; needs a 0 among the strengths."""
     values = list(strengths)
     if 0 not in values:
-        raise ValueError("change_rate needs strength 0 as the reference")
+        raise GanpriorError("change_rate needs strength 0 as the reference")
     reference = scores[:, values.index(0)][:, None]
     signs = torch.tensor([float(torch.sign(torch.tensor(t))) for t in values], device=scores.device)
     moved = torch.sign(scores - reference) == signs[None]

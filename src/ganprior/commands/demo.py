@@ -9,13 +9,14 @@ from tqdm import tqdm
 
 from ..gallery import build_gallery
 from ..report import prepare_output_dir
-from .restore import add_model_arguments, load_model
+from . import COMMANDS
+from .common import add_model_arguments, load_model
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "demo",
-        help="restore example photos for every task and write a gallery",
+        help=COMMANDS["demo"],
         description="Restore real face photographs (from the scikit-image and matplotlib wheels, fitted to the "
         "model) and generated samples for every task (inpaint, sr, colorize, denoise, hybrid); write "
         "one PNG grid per task and an index.md with the median metrics.",

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import os
 import time
-from pathlib import Path
-
-import torch
-from torch import Tensor
 
 from ..anomaly import DETECTORS, detect
 from ..errors import GanpriorError
-from ..imageio import as_rgb, collect_images, load_image, save_image
-from ..report import captioned_strip, prepare_output_dir, write_json
+from ..imageio import as_rgb, collect_images, load_images, save_image
+from ..report import captioned_strip, heat_overlay, prepare_output_dir, write_csv, write_json
 from ..robust import stored_calibration
-from .restore import add_model_arguments, load_model
+from . import COMMANDS
+from .common import add_model_arguments, load_model
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "detect",
-        help="find anomalous pixels (defects) with a GAN trained on normal images",
+        help=COMMANDS["detect"],
         description=(
             "Unsupervised pixel-wise anomaly detection: each image is fitted to the model (centre crop, resize, "
             "its channels) and explained by the GAN; pixels it cannot explain are anomalous. rrgi (default) and "
@@ -51,15 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def heat_overlay(image: Tensor, anomaly: Tensor, threshold: float) -> Tensor:
-    """(C, H, W) image in [-1, 1] and its map (1, H, W) -> (3, H, W): the map in red over the gray
-    image, full red at twice the threshold."""
-    gray = as_rgb(image[None])[0].mean(0, keepdim=True).expand(3, -1, -1)
-    heat = (anomaly / (2 * threshold)).clamp(0, 1) if threshold > 0 else (anomaly > 0).float()
-    red = torch.tensor([1.0, -1.0, -1.0]).view(3, 1, 1)
-    return (1 - 0.7 * heat) * gray + 0.7 * heat * red
-
-
 def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise GanpriorError("--steps must be at least 1")
@@ -72,18 +57,14 @@ def run(args: argparse.Namespace) -> int:
             "(`ganprior models`), or calibrate yours on normal images with ganprior.anomaly.calibrate"
         )
     g = prior.generator
-    images = torch.stack([load_image(p, g.resolution, g.channels) for p in paths])
+    images = load_images(paths, g.resolution, g.channels)
     out = prepare_output_dir(args.out, args.overwrite)
     device = next(g.parameters()).device
     steps = args.steps or calibration.get("steps")
     started = time.perf_counter()
-    parts = [
-        detect(prior, images[i : i + args.batch_size].to(device), args.method, calibration, steps, args.seed)
-        for i in range(0, len(paths), args.batch_size)
-    ]
+    found = detect(prior, images.to(device), args.method, calibration, steps, args.seed, args.batch_size)
     seconds = time.perf_counter() - started
-    maps, masks = torch.cat([d.maps for d in parts]).cpu(), torch.cat([d.masks for d in parts]).cpu()
-    scores = torch.cat([d.scores for d in parts]).cpu()
+    maps, masks, scores = found.maps.cpu(), found.masks.cpu(), found.scores.cpu()
     rows = []
     for i, path in enumerate(paths):
         overlay = heat_overlay(images[i], maps[i], calibration["threshold"])
@@ -104,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 "mask": f"{path.stem}_mask.png",
             }
         )
-    _write_csv(rows, out / "report.csv")
+    write_csv(rows, out / "report.csv")
     write_json(
         {
             "model": prior.card.get("name", prior.name),
@@ -119,13 +100,3 @@ def run(args: argparse.Namespace) -> int:
     flagged = sum(r["anomalous"] for r in rows)
     print(f"{len(paths)} image(s), {flagged} anomalous, in {seconds:.1f} s -> {out}")
     return 0
-
-
-def _write_csv(rows: list[dict], path: Path) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    part = path.with_name(path.name + ".part")
-    part.write_text(buffer.getvalue())
-    os.replace(part, path)

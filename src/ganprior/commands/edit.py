@@ -8,35 +8,18 @@ one more entry.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from .. import edit
 from ..checkpoint import Prior
 from ..errors import GanpriorError
-from ..imageio import as_rgb, collect_images, grid, load_image, save_image, to_uint8
+from ..imageio import grid, save_gif, save_image
 from ..report import captioned_strip, prepare_output_dir, write_json
-from .restore import add_model_arguments, load_model
-
-
-@dataclass(frozen=True)
-class Action:
-    """help: one line; arguments: adds the action's own options; run: (args, prior, out) -> files written."""
-
-    help: str
-    arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace, Prior, Path], list[Path]]
-
-
-def _images(prior: Prior, inputs: list[str]) -> torch.Tensor:
-    g = prior.generator
-    return torch.stack([load_image(p, g.resolution, g.channels) for p in collect_images(inputs)]).to(
-        next(g.parameters()).device
-    )
+from . import COMMANDS
+from .common import Action, add_model_arguments, load_inputs, load_model
+from .edit_direction import DIRECTION
 
 
 def _jitter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +31,7 @@ def _jitter_arguments(parser: argparse.ArgumentParser) -> None:
 def _jitter(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
     if args.samples < 1 or any(s < 0 for s in args.sigmas):
         raise GanpriorError("--samples must be >= 1 and every --sigmas value >= 0")
-    images = _images(prior, args.inputs)
+    images = load_inputs(prior, args.inputs)
     rec = edit.reconstruct(prior, images, args.steps, args.seed)
     variants = edit.jitter(prior, rec, args.sigmas, args.samples, args.seed)  # (N, S, K, C, H, W)
     files = []
@@ -76,25 +59,13 @@ def _morph_arguments(parser: argparse.ArgumentParser) -> None:
 def _morph(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
     if args.frames < 2:
         raise GanpriorError("--frames must be at least 2")
-    images = _images(prior, args.inputs)
+    images = load_inputs(prior, args.inputs)
     rec = edit.reconstruct(prior, images, args.steps, args.seed)
     frames = edit.morph(prior, rec, args.frames)
     shown = [images[0], *frames, images[1]]
     captions = ["A", *[f"{t:.1f}" for t in torch.linspace(0, 1, args.frames).tolist()], "B"]
     strip = save_image(captioned_strip(shown, captions), out / "morph.png")
-    gif = out / "morph.gif"
-    pictures = [Image.fromarray(to_uint8(f)) for f in as_rgb(frames)]
-    part = gif.with_name(gif.name + ".part")
-    pictures[0].save(
-        part,
-        format="GIF",
-        save_all=True,
-        append_images=pictures[1:] + pictures[-2:0:-1],
-        duration=120,
-        loop=0,
-    )
-    part.replace(gif)
-    return [strip, gif]
+    return [strip, save_gif(frames, out / "morph.gif")]
 
 
 def _transfer_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +78,7 @@ def _transfer(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
     if g.num_classes == 0:
         raise GanpriorError(f"category transfer needs a class-conditional model; {prior.name} is not")
     classes = args.classes or list(range(g.num_classes))
-    images = _images(prior, args.inputs)
+    images = load_inputs(prior, args.inputs)
     rec = edit.reconstruct(prior, images, args.steps, args.seed)
     rendered = edit.transfer(prior, rec, classes)  # (N, K, C, H, W)
     names = prior.card.get("classes") or [str(c) for c in range(g.num_classes)]
@@ -139,13 +110,14 @@ ACTIONS: dict[str, Action] = {
         _transfer_arguments,
         _transfer,
     ),
+    "direction": DIRECTION,
 }
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "edit",
-        help="manipulate images with DGP: jitter, morph, transfer",
+        help=COMMANDS["edit"],
         description="Fit each image with DGP (the generator is fine-tuned per image), then edit it.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -168,8 +140,3 @@ def run(args: argparse.Namespace) -> int:
     for path in ACTIONS[args.action].run(args, prior, out):
         print(path)
     return 0
-
-
-from .edit_direction import DIRECTION  # noqa: E402  (issue 5: semantic editing with mGANprior)
-
-ACTIONS["direction"] = DIRECTION

@@ -13,7 +13,7 @@ from ..errors import GanpriorError
 from ..imageio import grid, save_image
 from ..report import write_json
 from ..semantic import MEASURES, edit_attribute, reconstruct, resolve_attribute
-from .edit import Action, _images
+from .common import Action, load_inputs
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,7 @@ def _direction(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
     if args.samples < 20:
         raise GanpriorError("--samples must be at least 20")
     attribute = resolve_attribute(args.attribute, prior, _classifier(args, prior))
-    images = _images(prior, args.inputs)
+    images = load_inputs(prior, args.inputs)
     rec = reconstruct(prior, images, args.steps, args.seed)
     edit = edit_attribute(prior, rec, attribute, args.strengths, args.samples, args.seed)
     rows = [

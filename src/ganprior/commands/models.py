@@ -6,12 +6,13 @@ import argparse
 import json
 
 from .. import zoo
+from . import COMMANDS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "models",
-        help="list the models of the zoo",
+        help=COMMANDS["models"],
         description="List every model: resolution, channels, classes, discriminator, licence, source.",
     )
     parser.add_argument("--json", action="store_true", help="print the full cards as JSON")

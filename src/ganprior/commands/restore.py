@@ -9,58 +9,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from .. import zoo
 from ..errors import GanpriorError
-from ..imageio import collect_images, image_size, load_image, load_mask, save_image
+from ..imageio import collect_images, image_size, load_images, load_mask, save_image
 from ..physics import TASK_HELP, TASKS, build_operator, observation_shape
-from ..pipeline import resolve_device, restore
+from ..pipeline import restore
 from ..report import loss_curve, prepare_output_dir, save_restoration_outputs
 from ..solvers import METHODS
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model / --arch / --arch-option / --device, shared by every command that loads a prior."""
-    parser.add_argument(
-        "--model",
-        default=zoo.DEFAULT_MODEL,
-        help=f"zoo model name (see `ganprior models`) or checkpoint file (default {zoo.DEFAULT_MODEL})",
-    )
-    parser.add_argument(
-        "--arch", help="architecture of a bare checkpoint without ganprior metadata, e.g. dcgan"
-    )
-    parser.add_argument(
-        "--arch-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="architecture option for --arch, repeatable, e.g. --arch-option resolution=64",
-    )
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-
-
-def parse_options(pairs: list[str], flag: str) -> dict[str, object]:
-    """``KEY=VALUE`` pairs of a repeatable ``flag`` -> {key: int, float or str value}."""
-    options: dict[str, object] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise GanpriorError(f"{flag} {pair!r} is not KEY=VALUE")
-        for cast in (int, float):
-            try:
-                options[key] = cast(value)
-                break
-            except ValueError:
-                continue
-        else:
-            options[key] = value
-    return options
-
-
-def load_model(args: argparse.Namespace) -> zoo.Prior:
-    device = resolve_device(args.device)
-    return zoo.load(
-        args.model, device, arch=args.arch, config=parse_options(args.arch_option, "--arch-option")
-    )
+from . import COMMANDS
+from .common import add_model_arguments, load_model, parse_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     methods = "\n".join(f"  {m.name:9s} {m.help}" for m in METHODS.values())
     parser = sub.add_parser(
         "restore",
-        help="restore images (inpaint, sr, colorize, denoise, hybrid)",
+        help=COMMANDS["restore"],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Restore degraded images with a GAN prior. Each image is fitted to the model (centre crop to a\n"
@@ -160,13 +116,11 @@ def run(args: argparse.Namespace) -> int:
         args.task, g.resolution, g.channels, mask=mask, factor=args.factor, sigma=args.sigma
     )
     if args.simulate:
-        images = torch.stack([load_image(p, g.resolution, g.channels) for p in paths])
+        images = load_images(paths, g.resolution, g.channels)
     else:
         channels, side = observation_shape(operator, g.resolution, g.channels)
-        images = torch.stack([load_image(p, side, channels) for p in paths])
-    reference = (
-        torch.stack([load_image(p, g.resolution, g.channels) for p in references]) if references else None
-    )
+        images = load_images(paths, side, channels)
+    reference = load_images(references, g.resolution, g.channels) if references else None
     out = prepare_output_dir(args.out, args.overwrite)
 
     bar = tqdm(

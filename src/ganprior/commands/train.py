@@ -7,13 +7,15 @@ import json
 import shlex
 from pathlib import Path
 
+from . import COMMANDS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..data import DATASETS
 
     parser = sub.add_parser(
         "train",
-        help="train a GAN prior (generator + discriminator) on your images",
+        help=COMMANDS["train"],
         description="Train a staged generator and a spectral-norm discriminator (hinge loss, EMA of G, "
         "DiffAugment on small sets) on a named dataset or a folder of images (optional class sub-folders), "
         "then export OUT/model.safetensors with its card, sample grid and quality scores. The output "

@@ -13,6 +13,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..errors import GanpriorError
 from .staged import StagedGenerator
 
 
@@ -50,7 +51,7 @@ class DCGANGenerator(StagedGenerator):
         super().__init__()
         n_up = int(math.log2(resolution)) - 2  # 4x4 -> res takes n_up doublings
         if 2 ** (n_up + 2) != resolution or n_up < 1:
-            raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
+            raise GanpriorError(f"resolution must be a power of two >= 8, got {resolution}")
         self.config = dict(
             resolution=resolution, nz=nz, ngf=ngf, nc=nc, num_classes=num_classes, first_dropout=first_dropout
         )
@@ -83,7 +84,7 @@ def convert_sequential_dcgan(state: dict[str, Tensor], generator: DCGANGenerator
         if isinstance(module, (nn.ConvTranspose2d, nn.BatchNorm2d))
     ]
     if len(source_layers) != len(target_layers):
-        raise ValueError(
+        raise GanpriorError(
             f"checkpoint has {len(source_layers)} parametrised layers, the architecture {len(target_layers)}"
         )
     mapping = {f"main.{i}.": f"{t}." for i, t in zip(source_layers, target_layers, strict=True)}

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..errors import GanpriorError
 from .staged import StagedDiscriminator, StagedGenerator
 
 
@@ -59,7 +60,7 @@ def _up_block(c_in: int, c_out: int, norm: str) -> nn.Sequential:
 def _widths(resolution: int, width: int, min_width: int) -> list[int]:
     n_up = int(math.log2(resolution)) - 2
     if 2 ** (n_up + 2) != resolution or n_up < 1:
-        raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
+        raise GanpriorError(f"resolution must be a power of two >= 8, got {resolution}")
     return [max(min_width, width // 2**i) for i in range(n_up + 1)]
 
 
@@ -85,7 +86,7 @@ class SNGANGenerator(StagedGenerator):
     ) -> None:
         super().__init__()
         if norm not in {"bn", "pixel"}:
-            raise ValueError(f"norm must be 'bn' or 'pixel', got {norm!r}")
+            raise GanpriorError(f"norm must be 'bn' or 'pixel', got {norm!r}")
         self.config = dict(
             resolution=resolution,
             channels=channels,
@@ -141,7 +142,7 @@ class SNGANDiscriminator(StagedDiscriminator):
         self.num_classes, self.resolution, self.channels = num_classes, resolution, channels
         n_down = int(math.log2(resolution)) - 2
         if 2 ** (n_down + 2) != resolution or n_down < 1:
-            raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
+            raise GanpriorError(f"resolution must be a power of two >= 8, got {resolution}")
         widths = [min(max_width, width * 2**i) for i in range(n_down)]
         self.feature_dim = widths[-1]
         blocks: list[nn.Module] = []

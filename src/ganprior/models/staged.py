@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..errors import GanpriorError
+
 
 class StagedGenerator(nn.Module):
     """Base class: ``forward(z, y) = synthesize(embed(z, y))``.
@@ -48,11 +50,11 @@ class StagedGenerator(nn.Module):
         if self.num_classes == 0:
             return None
         if y is None:
-            raise ValueError("this generator is class-conditional: pass class labels y")
+            raise GanpriorError("this generator is class-conditional: pass class labels y")
         if y.dim() == 1:
             return nn.functional.one_hot(y.long(), self.num_classes).float()
         if y.shape != (batch, self.num_classes):
-            raise ValueError(
+            raise GanpriorError(
                 f"y must be (B,) labels or ({batch}, {self.num_classes}) vectors, got {tuple(y.shape)}"
             )
         return y.float()

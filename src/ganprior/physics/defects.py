@@ -20,6 +20,8 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
+from ..errors import GanpriorError
+
 DEFECT_KINDS = ("scratch", "crack", "stain", "missing", "spot")
 MIN_CHANGE = 0.25  # every defect pixel moves by at least this much (in [-1, 1] units)
 
@@ -118,7 +120,7 @@ def paint_defects(
     for i, image in enumerate(images):
         kind = kinds[i % len(kinds)]
         if kind not in _SHAPES:
-            raise ValueError(f"unknown defect kind {kind!r}; choose from {', '.join(DEFECT_KINDS)}")
+            raise GanpriorError(f"unknown defect kind {kind!r}; choose from {', '.join(DEFECT_KINDS)}")
         d = _Draw(image.shape[-1], rng)
         _SHAPES[kind](d)
         shape = d.mask().to(image.device)

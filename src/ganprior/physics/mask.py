@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..errors import GanpriorError
 from .operator import Operator
 
 
@@ -15,7 +16,7 @@ def mask_batch(mask: Tensor) -> Tensor:
     if mask.dim() == 3:
         mask = mask[None]
     if mask.dim() != 4 or mask.shape[1] != 1:
-        raise ValueError(f"mask must be (N, 1, H, W), got {tuple(mask.shape)}")
+        raise GanpriorError(f"mask must be (N, 1, H, W), got {tuple(mask.shape)}")
     return mask.float()
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import torch
 from torch import Tensor
 
 from ..errors import GanpriorError
@@ -56,6 +57,33 @@ class Result:
     generator_state: dict[str, Tensor] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def concat(cls, results: Sequence[Result]) -> Result:
+        """One Result from per-batch Results (images along dim 0, loss histories along dim 1)."""
+        if len(results) == 1:
+            return results[0]
+
+        def cat(values: list[Tensor | None], dim: int = 0) -> Tensor | None:
+            return None if values[0] is None else torch.cat(values, dim=dim)  # type: ignore[arg-type]
+
+        first = results[0]
+        state = None
+        if first.generator_state is not None:
+            state = {k: torch.cat([r.generator_state[k] for r in results]) for k in first.generator_state}  # type: ignore[index]
+        return cls(
+            image=torch.cat([r.image for r in results]),
+            latent=torch.cat([r.latent for r in results]),
+            classes=cat([r.classes for r in results]),
+            losses=torch.cat([r.losses for r in results], dim=1),
+            seconds=sum(r.seconds for r in results),
+            mask=cat([r.mask for r in results]),
+            generator_state=state,
+            extras={
+                k: cat([r.extras[k] for r in results]) if isinstance(v, Tensor) else v
+                for k, v in first.extras.items()
+            },
+        )
+
 
 ConfigT = TypeVar("ConfigT", bound="SolverConfig")
 
@@ -86,10 +114,7 @@ class SolverConfig:
                 raise GanpriorError(f"no option {key!r}; the options: {', '.join(names)}")
             parsed[key] = parse_value(key, value, hints[key])
         settings = cls.task_preset(task, prior, parsed.get("steps")) | parsed  # type: ignore[arg-type]
-        try:
-            return cls(**settings)
-        except ValueError as exc:
-            raise GanpriorError(str(exc)) from exc
+        return cls(**settings)
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved settings {field: value}, for reports (``for_task(task, prior, **d)`` rebuilds them)."""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from ..errors import GanpriorError
 from ..features import FeatureMetric, default_metric, discriminator_metric, vgg_metric
 from ..losses import latent_prior, pixel_loss
 from ..models import StagedGenerator
@@ -59,7 +60,7 @@ class DGPConfig(SolverConfig):
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
-            raise ValueError(f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}")
+            raise GanpriorError(f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}")
 
     @classmethod
     def task_preset(cls, task: str, prior: Prior, steps: int | None) -> dict[str, Any]:

@@ -58,9 +58,9 @@ class MGANConfig(SolverConfig):
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
+            raise GanpriorError(f"unknown optimizer {self.optimizer!r}; choose one of {OPTIMIZERS}")
         if self.codes < 1:
-            raise ValueError(f"need at least one latent code, got {self.codes}")
+            raise GanpriorError(f"need at least one latent code, got {self.codes}")
 
     @classmethod
     def task_preset(cls, task: str, prior: Prior, steps: int | None) -> dict[str, Any]:
@@ -71,8 +71,8 @@ def composition_stage(generator: StagedGenerator, layer: int) -> int:
     """``layer`` as a stage index in [0, num_stages); a negative one counts from the output."""
     stage = layer % generator.num_stages if layer < 0 else layer
     if not 0 <= stage < generator.num_stages:
-        raise ValueError(
-            f"composition stage {layer} is outside this generator's {generator.num_stages} stages"
+        raise GanpriorError(
+            f"mgan: composition stage {layer} is outside this generator's {generator.num_stages} stages"
         )
     return stage
 
@@ -215,8 +215,5 @@ def solve(
     callback: Callback | None = None,
 ) -> Result:
     """The registered method: ``mgan`` on the prior's generator (pixel MSE in the degraded space)."""
-    try:
-        composition_stage(prior.generator, config.layer)
-    except ValueError as exc:
-        raise GanpriorError(f"mgan: {exc}") from exc
+    composition_stage(prior.generator, config.layer)
     return mgan(prior.generator, observation, operator, config, callback=callback, init=init)

@@ -79,7 +79,7 @@ class RGIConfig(SolverConfig):
 
     def __post_init__(self) -> None:
         if self.refit_steps and self.warmup is not None:
-            raise ValueError(
+            raise GanpriorError(
                 "refit_steps applies to RGI: R-RGI's fine-tuning already refits with the mask frozen"
             )
 
@@ -137,7 +137,7 @@ def preset(
     square and so also flags the corrupted pixels inside them whose values looked plausible; it is
     off by default because it merges nearby pixels of a scattered (random-pixel) corruption."""
     if method not in CONFIGS:
-        raise ValueError(f"unknown robust method {method!r}")
+        raise GanpriorError(f"unknown robust method {method!r}")
     return CONFIGS[method](**(preset_settings(method, purpose, lam, steps, seed) | overrides))
 
 

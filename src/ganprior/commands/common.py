@@ -1,0 +1,80 @@
+"""What several commands share: the model arguments, ``KEY=VALUE`` options, loading the prior and
+the input images, and the shape of an ``edit`` action."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import zoo
+from ..checkpoint import Prior
+from ..errors import GanpriorError
+from ..imageio import collect_images, load_images
+from ..pipeline import resolve_device
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model / --arch / --arch-option / --device, shared by every command that loads a prior."""
+    parser.add_argument(
+        "--model",
+        default=zoo.DEFAULT_MODEL,
+        help=f"zoo model name (see `ganprior models`) or checkpoint file (default {zoo.DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--arch", help="architecture of a bare checkpoint without ganprior metadata, e.g. dcgan"
+    )
+    parser.add_argument(
+        "--arch-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="architecture option for --arch, repeatable, e.g. --arch-option resolution=64",
+    )
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+
+
+def parse_options(pairs: list[str], flag: str) -> dict[str, object]:
+    """``KEY=VALUE`` pairs of a repeatable ``flag`` -> {key: int, float or str value}."""
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise GanpriorError(f"{flag} {pair!r} is not KEY=VALUE")
+        for cast in (int, float):
+            try:
+                options[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            options[key] = value
+    return options
+
+
+def load_model(args: argparse.Namespace) -> Prior:
+    """The prior named by the model arguments, on ``--device``."""
+    device = resolve_device(args.device)
+    return zoo.load(
+        args.model, device, arch=args.arch, config=parse_options(args.arch_option, "--arch-option")
+    )
+
+
+def load_inputs(prior: Prior, inputs: list[str]) -> torch.Tensor:
+    """The images in ``inputs`` (files or folders) fitted to the prior, on its device: (N, C, H, W)."""
+    g = prior.generator
+    paths = collect_images(inputs)
+    return load_images(paths, g.resolution, g.channels).to(next(g.parameters()).device)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A sub-action of ``ganprior edit``. help: one line; arguments: adds the action's own options;
+    run: (args, prior, out) -> files written."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Prior, Path], list[Path]]
