@@ -4,6 +4,7 @@ gives one line on stderr, exit status 2, no traceback, and nothing overwritten."
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -233,3 +234,38 @@ def test_every_command_module_imports_on_its_own(name):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == COMMANDS[name]
+
+
+def test_inspect_prints_what_the_file_holds(tiny_checkpoint, capsys):
+    code, stdout, _ = run(["inspect", tiny_checkpoint], capsys)
+    assert code == 0
+    fields = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in stdout.splitlines())
+    assert fields["resolution"] == "16" and fields["discriminator"] == "no" and fields["latent dim"] == "8"
+    code, stdout, _ = run(["inspect", tiny_checkpoint, "--json"], capsys)
+    assert json.loads(stdout)["summary"]["channels"] == 3
+
+
+def test_convert_writes_a_file_with_identical_outputs(tiny_checkpoint, tmp_path, capsys):
+    import torch
+
+    from ganprior import zoo
+
+    out = tmp_path / "converted.safetensors"
+    assert run(["convert", tiny_checkpoint, out], capsys)[0] == 0
+    original, converted = zoo.load(tiny_checkpoint), zoo.load(out)
+    z = torch.randn(2, original.generator.latent_dim, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(original.generator(z), converted.generator(z))
+    assert converted.card["converted_from"]["file"] == tiny_checkpoint.name
+    before = out.read_bytes()
+    code, _, err = run(["convert", tiny_checkpoint, out], capsys)  # exists: refused, untouched
+    assert code == 2 and "--overwrite" in err and out.read_bytes() == before
+    code, _, err = run(["convert", out, out, "--overwrite"], capsys)  # never replaces its input
+    assert code == 2 and "input" in err and out.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint\n", b""])
+def test_inspect_refuses_a_foreign_or_empty_file_in_one_line(tmp_path, content, capsys):
+    path = tmp_path / "x.pt"
+    path.write_bytes(content)
+    code, _, err = run(["inspect", path], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot read" in err

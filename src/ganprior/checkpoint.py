@@ -37,6 +37,25 @@ class Prior:
             self.discriminator.to(device)
         return self
 
+    def summary(self) -> dict[str, Any]:
+        """What a user needs to know about the prior: family and layout (from its card), resolution,
+        channels, latent size, classes, stages, whether it has a D, and parameter counts."""
+        g, d = self.generator, self.discriminator
+        return {
+            "name": self.name,
+            "family": self.card.get("family", g.arch_name),
+            "layout": self.card.get("layout", "ganprior"),
+            "architecture": g.arch_name,
+            "resolution": g.resolution,
+            "channels": g.channels,
+            "latent_dim": g.latent_dim,
+            "classes": g.num_classes,
+            "stages": g.num_stages,
+            "discriminator": d is not None,
+            "generator_parameters": sum(p.numel() for p in g.parameters()),
+            "discriminator_parameters": sum(p.numel() for p in d.parameters()) if d is not None else 0,
+        }
+
     def eval(self) -> Prior:
         self.generator.eval().requires_grad_(False)
         if self.discriminator is not None:

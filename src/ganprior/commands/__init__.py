@@ -9,5 +9,7 @@ COMMANDS: dict[str, str] = {
     "demo": "restore example photos for every task and write a gallery",
     "train": "train a GAN prior (generator + discriminator) on your images",
     "edit": "manipulate images: DGP jitter, morph, category transfer; mGANprior attribute directions",
+    "inspect": "show what a checkpoint holds: family, layout, resolution, latent, classes, D",
+    "convert": "convert a published checkpoint into a ganprior safetensors file",
     "detect": "find anomalous pixels (defects) with a GAN trained on normal images",
 }

@@ -17,13 +17,15 @@ from ..imageio import collect_images, load_images
 from ..pipeline import resolve_device
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model / --arch / --arch-option / --device, shared by every command that loads a prior."""
-    parser.add_argument(
-        "--model",
-        default=zoo.DEFAULT_MODEL,
-        help=f"zoo model name (see `ganprior models`) or checkpoint file (default {zoo.DEFAULT_MODEL})",
-    )
+def add_model_arguments(parser: argparse.ArgumentParser, model: bool = True) -> None:
+    """--model / --arch / --arch-option / --device, shared by every command that loads a prior
+    (``model=False``: the command takes the model as a positional argument of its own)."""
+    if model:
+        parser.add_argument(
+            "--model",
+            default=zoo.DEFAULT_MODEL,
+            help=f"zoo model name (see `ganprior models`) or checkpoint file (default {zoo.DEFAULT_MODEL})",
+        )
     parser.add_argument(
         "--arch", help="architecture of a bare checkpoint without ganprior metadata, e.g. dcgan"
     )

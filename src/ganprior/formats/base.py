@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +40,9 @@ def read_torch_file(path: Path) -> Any:
     except pickle.UnpicklingError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable pickle"
         raise GanpriorError(f"cannot read {path} safely: {reason}") from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # any parse failure means a damaged or foreign file
+        first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else ""
         raise GanpriorError(
-            f"cannot read {path}: {first} (a truncated or corrupted download? compare its size and sha256)"
+            f"cannot read {path} as a torch checkpoint ({type(exc).__name__}: {first}): a truncated or "
+            "corrupted download, or not a checkpoint? compare its size and sha256 with the original"
         ) from exc
