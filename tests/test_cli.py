@@ -16,6 +16,7 @@ from PIL import Image
 import ganprior
 from ganprior.cli import main
 from ganprior.commands import COMMANDS
+from ganprior.solvers import METHODS
 
 
 @pytest.fixture
@@ -269,3 +270,20 @@ def test_inspect_refuses_a_foreign_or_empty_file_in_one_line(tmp_path, content, 
     path.write_bytes(content)
     code, _, err = run(["inspect", path], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot read" in err
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_reconstruct_works_for_every_method(method, photo, tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["restore", photo[0], "--task", "reconstruct", "--method", method, "--model", tiny_checkpoint]
+    code, _, err = run([*args, "--steps", "3", "--out", out], capsys)
+    assert code == 0, err
+    report = json.loads((out / "photo.json").read_text())
+    assert (
+        report["reconstruction"] == "photo_latent.safetensors" and (out / report["reconstruction"]).is_file()
+    )
+    assert report["degradation"] == "operator"  # nothing degraded
+    restored = np.asarray(Image.open(out / "photo_restored.png"))
+    assert np.array_equal(
+        restored, np.asarray(Image.open(out / "photo_raw.png"))
+    )  # the generator's own image

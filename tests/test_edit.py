@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from ganprior import edit
-from ganprior.checkpoint import Prior, save_prior
+from ganprior.checkpoint import Prior, load_prior, save_prior
 from ganprior.cli import main
 from ganprior.errors import GanpriorError
 from ganprior.imageio import save_image
@@ -80,3 +80,56 @@ def test_cli_writes_the_galleries(tmp_path):
     assert main(["edit", "transfer", str(paths[1]), *common, "--out", str(tmp_path / "t")]) == 0
     assert (tmp_path / "t" / "transfer.png").exists()
     assert main(["edit", "morph", *map(str, paths), *common, "--out", str(tmp_path / "m")]) == 2  # not empty
+
+
+def test_a_saved_reconstruction_edits_like_a_fresh_fit(tmp_path):
+    """`restore --task reconstruct --method dgp` then `edit ... NAME_latent.safetensors` gives the
+    same reconstruction (latent, class, tuned weights) as `edit` fitting the image itself."""
+    prior = tiny_prior()
+    model = tmp_path / "tiny.safetensors"
+    save_prior(model, prior)
+    with torch.no_grad():
+        images = prior.generator(torch.randn(2, 8), torch.tensor([1, 2]))
+    paths = [str(save_image(img, tmp_path / f"in{i}.png")) for i, img in enumerate(images)]
+    common = ["--model", str(model), "--steps", "4"]
+    assert (
+        main(
+            [
+                "restore",
+                *paths,
+                "--task",
+                "reconstruct",
+                "--method",
+                "dgp",
+                *common,
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
+    saved = [str(tmp_path / "r" / f"in{i}_latent.safetensors") for i in range(2)]
+    loaded = load_prior(model)  # the prior as the CLI loads it
+    rec, inputs = edit.Reconstruction.load(saved, loaded)
+    fresh = edit.reconstruct(loaded, inputs, steps=4)
+    assert torch.equal(rec.latent, fresh.latent) and torch.equal(rec.classes, fresh.classes)
+    assert rec.state.keys() == fresh.state.keys()
+    assert all(torch.equal(rec.state[k], fresh.state[k]) for k in rec.state)
+    assert main(["edit", "morph", *saved, *common, "--frames", "3", "--out", str(tmp_path / "m")]) == 0
+    assert (tmp_path / "m" / "morph.gif").exists()
+    assert main(["edit", "jitter", saved[0], paths[0], *common, "--out", str(tmp_path / "x")]) == 2  # mixed
+
+
+def test_a_reconstruction_is_refused_by_another_model_or_when_multi_code(tmp_path):
+    prior = tiny_prior()
+    with torch.no_grad():
+        images = prior.generator(torch.randn(1, 8), torch.tensor([1]))
+    rec = edit.Reconstruction({}, torch.zeros(1, 8), None, images)
+    path = rec.save(tmp_path / "a.safetensors", prior, images[0], {"method": "invert"})
+    other = tiny_prior(num_classes=2)
+    with pytest.raises(GanpriorError, match="made with model"):
+        edit.Reconstruction.load([path], Prior("other", other.generator, None, {}))
+    multi = edit.Reconstruction({}, torch.zeros(1, 4, 8), None, images)
+    path = multi.save(tmp_path / "b.safetensors", prior, images[0], {"method": "mgan"})
+    with pytest.raises(GanpriorError, match="multi-code"):
+        edit.Reconstruction.load([path], prior)

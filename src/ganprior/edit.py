@@ -11,14 +11,19 @@ Images are (N, C, H, W) in [-1, 1]; a ``Reconstruction`` keeps each image's tune
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import Tensor
 
 from .checkpoint import Prior
 from .errors import GanpriorError
+from .files import save_tensors, tensor_metadata
 from .physics import Operator
 from .solvers.dgp import DGPConfig, render, solve
 
@@ -33,12 +38,71 @@ class Reconstruction:
     classes: Tensor | None
     image: Tensor
 
+    def save(self, path: str | Path, prior: Prior, observation: Tensor, info: dict) -> Path:
+        """Write image 0 of this reconstruction (its latent, class, tuned weights and image) with the
+        fitted input ``observation`` (C, H, W) and ``info`` (method, settings) as one safetensors file."""
+        tensors = {"latent": self.latent[:1], "image": self.image[:1], "observation": observation[None]}
+        tensors |= {f"state.{k}": v[:1] for k, v in self.state.items()}
+        if self.classes is not None:
+            tensors["classes"] = self.classes[:1]
+        meta = {"model": _fingerprint(prior), **info}
+        save_tensors(
+            path,
+            {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()},
+            {"ganprior_reconstruction": json.dumps(meta)},
+        )
+        return Path(path)
+
+    @staticmethod
+    def load(paths: Sequence[str | Path], prior: Prior) -> tuple[Reconstruction, Tensor]:
+        """Saved reconstructions (``save``) made with ``prior`` -> (the N of them as one, their fitted
+        inputs (N, C, H, W)), on the prior's device."""
+        parts = []
+        for path in paths:
+            try:
+                meta = tensor_metadata(path, "ganprior_reconstruction")
+                tensors = load_file(str(path))
+            except (SafetensorError, OSError, json.JSONDecodeError) as exc:
+                raise GanpriorError(f"cannot read reconstruction {path}: {exc}") from exc
+            if meta is None:
+                raise GanpriorError(
+                    f"{path} is not a reconstruction (write one with `ganprior restore --task reconstruct`)"
+                )
+            if meta["model"] != _fingerprint(prior):
+                raise GanpriorError(
+                    f"{path} was made with model {meta['model']['name']!r}; pass --model {meta['model']['name']}"
+                )
+            if tensors["latent"].dim() != 2:
+                raise GanpriorError(
+                    f"{path} holds a multi-code ({meta.get('method')}) reconstruction; editing needs one latent (dgp, invert, rgi, rrgi)"
+                )
+            parts.append(tensors)
+        device = next(prior.generator.parameters()).device
+        state_keys = [k for k in parts[0] if k.startswith("state.")]
+        if any(sorted(k for k in p if k.startswith("state.")) != sorted(state_keys) for p in parts):
+            raise GanpriorError("these reconstructions were made by different methods; edit them separately")
+
+        def cat(key: str) -> Tensor:
+            return torch.cat([p[key] for p in parts]).to(device)
+
+        classes = cat("classes") if "classes" in parts[0] else None
+        rec = Reconstruction(
+            {k[len("state.") :]: cat(k) for k in state_keys}, cat("latent"), classes, cat("image")
+        )
+        return rec, cat("observation")
+
     def select(self, index: Sequence[int]) -> Reconstruction:
         i = list(index)
         classes = None if self.classes is None else self.classes[i]
         return Reconstruction(
             {k: v[i] for k, v in self.state.items()}, self.latent[i], classes, self.image[i]
         )
+
+
+def _fingerprint(prior: Prior) -> dict:
+    """Enough to tell whether a saved reconstruction belongs to ``prior``."""
+    g = prior.generator
+    return {"name": prior.name, "arch": g.arch_name, "parameters": sum(p.numel() for p in g.parameters())}
 
 
 def reconstruct(prior: Prior, images: Tensor, steps: int | None = None, seed: int = 0) -> Reconstruction:

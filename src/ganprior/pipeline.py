@@ -12,7 +12,7 @@ from torch import Tensor
 from . import metrics
 from .checkpoint import Prior
 from .errors import GanpriorError
-from .physics import Corruption, Mask, Operator, build_operator, center_box
+from .physics import Corruption, Operator, build_operator, center_box
 from .solvers import Callback, Result, SolverConfig, get_method
 
 
@@ -78,7 +78,7 @@ def restore(
     """
     spec = get_method(method)
     if spec.tasks is not None and task not in spec.tasks:
-        what = "mask-free inpainting" if spec.mask_free else " and ".join(spec.tasks)
+        what = "mask-free inpainting and reconstruction" if spec.mask_free else " and ".join(spec.tasks)
         raise GanpriorError(f"{method} does {what}: use --task {spec.tasks[0]}, not {task}")
     if config is None:
         overrides = {"seed": seed} | ({} if steps is None else {"steps": steps}) | (options or {})
@@ -86,7 +86,7 @@ def restore(
     g = prior.generator
     device = next(g.parameters()).device
     operator = build_operator(task, g.resolution, g.channels, mask=mask, factor=factor, sigma=sigma)
-    if spec.mask_free:  # the solver finds the corrupted pixels itself
+    if spec.mask_free and task == "inpaint":  # the solver finds the corrupted pixels itself
         operator = Corruption(mask if mask is not None or not simulate else center_box(g.resolution))
     operator = operator.to(device)
     images = images.to(device)
@@ -106,7 +106,7 @@ def restore(
         )
     result = Result.concat(results)
     # a method that located the corrupted pixels itself keeps the observation everywhere else
-    projector = Mask(1 - result.mask) if result.mask is not None else operator
+    projector = operator.given_detection(result.mask) if result.mask is not None else operator
     restored = projector.project(result.image, observation).clamp(-1, 1)
     out = Restoration(observation, result.image, restored, operator, result, config)
     if reference is not None:

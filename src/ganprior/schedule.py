@@ -116,6 +116,7 @@ REFERENCE: dict[str, Schedule] = {
 # No reference script exists for these two: denoising uses the D-biased SR schedule; the hybrid
 # task (hole + gray + ×4) the SR schedule with the inpainting preset's MSE weights.
 REFERENCE["denoise"] = REFERENCE["sr"]
+REFERENCE["reconstruct"] = REFERENCE["manipulate"]  # DGP reconstructs an image this way before editing it
 REFERENCE["hybrid"] = replace(
     REFERENCE["sr"],
     stages=tuple(

@@ -21,9 +21,27 @@ from . import COMMANDS
 from .common import Action, add_model_arguments, load_inputs, load_model
 from .edit_direction import DIRECTION
 
+_INPUT_HELP = (
+    "image files or folders, or reconstructions saved by `ganprior restore --task reconstruct` "
+    "(NAME_latent.safetensors: no new fit)"
+)
+
+
+def _fitted(args: argparse.Namespace, prior: Prior) -> tuple[torch.Tensor, edit.Reconstruction]:
+    """The inputs fitted to the prior and their DGP reconstruction, or both read back from saved
+    reconstructions (``ganprior restore --task reconstruct`` writes NAME_latent.safetensors)."""
+    saved = [Path(p).suffix == ".safetensors" for p in args.inputs]
+    if any(saved) and not all(saved):
+        raise GanpriorError("give either images or saved reconstructions (NAME_latent.safetensors), not both")
+    if all(saved):
+        rec, images = edit.Reconstruction.load(args.inputs, prior)
+        return images, rec
+    images = load_inputs(prior, args.inputs)
+    return images, edit.reconstruct(prior, images, args.steps, args.seed)
+
 
 def _jitter_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help=_INPUT_HELP)
     parser.add_argument("--sigmas", type=float, nargs="+", default=[0.3, 0.5, 0.7], help="jitter strengths")
     parser.add_argument("--samples", type=int, default=6, help="samples per strength (default 6)")
 
@@ -31,8 +49,7 @@ def _jitter_arguments(parser: argparse.ArgumentParser) -> None:
 def _jitter(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
     if args.samples < 1 or any(s < 0 for s in args.sigmas):
         raise GanpriorError("--samples must be >= 1 and every --sigmas value >= 0")
-    images = load_inputs(prior, args.inputs)
-    rec = edit.reconstruct(prior, images, args.steps, args.seed)
+    images, rec = _fitted(args, prior)
     variants = edit.jitter(prior, rec, args.sigmas, args.samples, args.seed)  # (N, S, K, C, H, W)
     files = []
     for i, image in enumerate(images):
@@ -52,15 +69,16 @@ def _jitter(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
 
 
 def _morph_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs=2, metavar="IMAGE", help="the two images to morph between")
+    parser.add_argument(
+        "inputs", nargs=2, metavar="IMAGE", help="the two images to morph between (" + _INPUT_HELP + ")"
+    )
     parser.add_argument("--frames", type=int, default=11, help="frames including both ends (default 11)")
 
 
 def _morph(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
     if args.frames < 2:
         raise GanpriorError("--frames must be at least 2")
-    images = load_inputs(prior, args.inputs)
-    rec = edit.reconstruct(prior, images, args.steps, args.seed)
+    images, rec = _fitted(args, prior)
     frames = edit.morph(prior, rec, args.frames)
     shown = [images[0], *frames, images[1]]
     captions = ["A", *[f"{t:.1f}" for t in torch.linspace(0, 1, args.frames).tolist()], "B"]
@@ -69,7 +87,7 @@ def _morph(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
 
 
 def _transfer_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help=_INPUT_HELP)
     parser.add_argument("--classes", type=int, nargs="+", help="target classes (default: all of the model's)")
 
 
@@ -78,8 +96,7 @@ def _transfer(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
     if g.num_classes == 0:
         raise GanpriorError(f"category transfer needs a class-conditional model; {prior.name} is not")
     classes = args.classes or list(range(g.num_classes))
-    images = load_inputs(prior, args.inputs)
-    rec = edit.reconstruct(prior, images, args.steps, args.seed)
+    images, rec = _fitted(args, prior)
     rendered = edit.transfer(prior, rec, classes)  # (N, K, C, H, W)
     names = prior.card.get("classes") or [str(c) for c in range(g.num_classes)]
     rows = [torch.cat([images[i : i + 1], rec.image[i : i + 1], rendered[i]]) for i in range(len(images))]

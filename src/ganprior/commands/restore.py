@@ -9,10 +9,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..checkpoint import Prior
+from ..edit import Reconstruction
 from ..errors import GanpriorError
 from ..imageio import collect_images, image_size, load_images, load_mask, save_image
 from ..physics import TASK_HELP, TASKS, build_operator, observation_shape
-from ..pipeline import restore
+from ..pipeline import Restoration, restore
 from ..report import loss_curve, prepare_output_dir, save_restoration_outputs
 from ..solvers import METHODS
 from . import COMMANDS
@@ -39,7 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "  ganprior restore photo.jpg --task inpaint --mask hole.png --out restored/\n"
             "  ganprior restore faces/ --task sr --factor 4 --simulate --out sr-test/\n"
             "outputs per image: NAME_restored.png, NAME_raw.png (generator output), NAME_observation.png,\n"
-            "NAME_compare.png (side by side) and NAME.json (settings, loss curve, timings, metrics)."
+            "NAME_compare.png (side by side) and NAME.json (settings, loss curve, timings, metrics);\n"
+            "--task reconstruct adds NAME_latent.safetensors, which `ganprior edit ACTION NAME_latent.safetensors`\n"
+            "edits without fitting the image again."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
@@ -173,6 +177,10 @@ def run(args: argparse.Namespace) -> int:
             "loss_curve": loss_curve(result.result.losses[:, i]),
             "metrics": {k: float(v[i]) for k, v in result.metrics.items()},
         }
+        if args.task == "reconstruct":  # what `ganprior edit` needs to start from this fit
+            report["reconstruction"] = _save_reconstruction(
+                result, i, prior, out / f"{path.stem}_latent.safetensors", settings
+            ).name
         if result.result.mask is not None:  # mask-free methods: the detected mask, white = intact
             report["detected_mask"] = save_image(
                 1 - 2 * result.result.mask[i], out / f"{path.stem}_mask.png"
@@ -193,3 +201,14 @@ def run(args: argparse.Namespace) -> int:
         summary += "; median " + ", ".join(f"{k} {v.median():.2f}" for k, v in result.metrics.items())
     print(summary)
     return 0
+
+
+def _save_reconstruction(result: Restoration, i: int, prior: Prior, path: Path, settings: dict) -> Path:
+    """Image ``i``'s latent(s), class, tuned weights and images, for ``ganprior edit``."""
+    found = result.result
+    state = {k: v[i : i + 1] for k, v in (found.generator_state or {}).items()}
+    classes = None if found.classes is None else found.classes[i : i + 1]
+    rec = Reconstruction(state, found.latent[i : i + 1], classes, found.image[i : i + 1])
+    return rec.save(
+        path, prior, result.observation[i], {"method": settings["method"], "config": result.config.to_dict()}
+    )

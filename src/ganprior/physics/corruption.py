@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .mask import mask_batch
+from .mask import Mask, mask_batch
 from .noise import standard_normal
 from .operator import Operator
 
@@ -42,6 +42,10 @@ class Corruption(Operator):
 
     def hole(self) -> Tensor | None:
         return None if self.mask is None else 1 - self.mask
+
+    def given_detection(self, detected: Tensor) -> Mask:
+        """Keep the observation wherever the solver found no corruption."""
+        return Mask(1 - detected)
 
     def describe(self) -> str:
         place = (

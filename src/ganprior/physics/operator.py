@@ -44,6 +44,11 @@ class Operator(nn.Module):
         not depend on (a mask's hole, a known corruption), or None when the operator names none."""
         return None
 
+    def given_detection(self, detected: Tensor) -> Operator:
+        """The operator to project with once a solver has located corrupted pixels ``detected``
+        (N, 1, H, W) in [0, 1] itself (1 = corrupted); only a corruption of unknown place uses them."""
+        return self
+
     def as_observation(self, images: Tensor) -> Tensor:
         """A user's images (already shaped as this operator's observations) as the observation the
         solvers see: unchanged, except that a mask blanks its hole whatever the file holds there."""

@@ -14,8 +14,9 @@ from .masks import center_box
 from .noise import Noise
 from .operator import Operator
 
-TASKS = ("inpaint", "sr", "colorize", "denoise", "hybrid")
+TASKS = ("reconstruct", "inpaint", "sr", "colorize", "denoise", "hybrid")
 TASK_HELP = {
+    "reconstruct": "invert a clean image (no degradation): the first step of editing",
     "inpaint": "fill a hole (--mask PNG, or a centred box of 1/3 the side)",
     "sr": "super-resolution by --factor (antialiased bicubic downsampling)",
     "colorize": "colour a grayscale image (ITU-R 601 luma); RGB models only",
@@ -42,6 +43,8 @@ def build_operator(
         raise GanpriorError(
             f"the mask is {mask.shape[-1]}×{mask.shape[-2]} but the model works at {resolution}×{resolution}"
         )
+    if task == "reconstruct":
+        return Operator()
     hole = Mask(mask if mask is not None else center_box(resolution))
     if task == "inpaint":
         return hole

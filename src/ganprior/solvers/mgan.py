@@ -200,6 +200,7 @@ TASK_PRESETS: dict[str, dict[str, int]] = {
     "hybrid": {"steps": 600, "codes": 30, "layer": -4},
     "edit": {"steps": 400, "codes": 30, "layer": -4},
 }
+TASK_PRESETS["reconstruct"] = TASK_PRESETS["edit"]  # inverting a clean image, as before editing it
 """The reference's presets (iterations 3000/1500/2000/2000, ℓ 4 or 6 of PGGAN-256, N 20 or 30) scaled to our
 models: a fifth of the iterations, and ℓ counted from the output (PGGAN's ℓ = 4 fuses at 1/32 of the
 output side, ℓ = 6 at 1/16; on 32–128 px generators the nearest stages are -4 and -3)."""

@@ -60,7 +60,7 @@ METHODS: dict[str, Method] = {
             rgi.RGIConfig,
             rgi.solve,
             mask_free=True,
-            tasks=("inpaint",),
+            tasks=("inpaint", "reconstruct"),
         ),
         Method(
             "rrgi",
@@ -68,7 +68,7 @@ METHODS: dict[str, Method] = {
             rgi.RRGIConfig,
             rgi.solve,
             mask_free=True,
-            tasks=("inpaint",),
+            tasks=("inpaint", "reconstruct"),
             relaxed=True,
         ),
         Method(

@@ -88,6 +88,7 @@ class RGIConfig(SolverConfig):
         """The ``preset`` of ``task`` (inpaint | anomaly) with the model's calibrated λ: RGI's for
         inpainting (the mask settles while G is frozen; R-RGI freezes it when G starts fine-tuning),
         the method's own for anomaly detection."""
+        task = "inpaint" if task == "reconstruct" else task  # a clean image: robust inversion
         if task not in PURPOSES:
             raise GanpriorError(f"{cls.method} has presets for {' and '.join(PURPOSES)}, not {task}")
         lam = model_lambda(prior, "rgi" if task == "inpaint" else cls.method)
