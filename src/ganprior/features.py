@@ -136,7 +136,8 @@ def discriminator_metric(prior: Prior) -> FeatureMetric:
     if d is None:
         raise GanpriorError(f"{prior.name} has no discriminator; use the VGG16 features instead")
     blocks = len(getattr(d, "blocks", ())) or 3
-    return FeatureMetric(lambda x: d.features(x), d.channels, 2**blocks, "l1", "discriminator")
+    side = getattr(d, "min_side", 2**blocks)  # a D that only takes its full resolution says so
+    return FeatureMetric(lambda x: d.features(x), d.channels, side, "l1", "discriminator")
 
 
 def vgg_metric(device: torch.device | str = "cpu", blocks: int = 4) -> FeatureMetric:

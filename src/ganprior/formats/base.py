@@ -56,7 +56,7 @@ def read_torch_file(path: Path) -> Any:
     except pickle.UnpicklingError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable pickle"
         raise GanpriorError(f"cannot read {path} safely: {reason}") from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
+    except (RuntimeError, EOFError, ValueError, IndexError, zipfile.BadZipFile, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GanpriorError(
             f"cannot read {path}: {first} (a truncated or corrupted download? compare its size and sha256)"

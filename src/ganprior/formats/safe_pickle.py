@@ -49,6 +49,7 @@ TORCH_TENSORS: frozenset[str] = frozenset(
         "torch._utils._rebuild_parameter",
         "torch._utils._rebuild_parameter_with_state",
         "torch.Size",
+        "torch.UntypedStorage",
         *(f"torch.{kind}Storage" for kind in _STORAGES),
         *(f"torch.{dtype}" for dtype in _DTYPES),
     ]
@@ -99,7 +100,8 @@ _GETS = {"GET", "BINGET", "LONG_BINGET"}
 
 def scan(file: IO[bytes], policy: Policy) -> None:
     """Read one pickle's opcodes from ``file`` (up to its STOP) and raise ``RefusedGlobal`` for the
-    first global the policy does not permit. Nothing is constructed."""
+    first global the policy does not permit (``ValueError`` for a truncated or malformed pickle).
+    Nothing is constructed."""
     memo: dict[int, Any] = {}
     recent: list[Any] = []  # the last two values pushed, enough to resolve STACK_GLOBAL
     for op, arg, _ in pickletools.genops(file):
