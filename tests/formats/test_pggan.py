@@ -75,6 +75,41 @@ def test_mganprior_layout_reproduces_the_reference():
     assert_close(got, want)
 
 
+def interfacegan_layout(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """mGANprior's keys as InterFaceGAN's nn.Sequential names them: layer{k+1}, the last ToRGB only."""
+    out = {}
+    for key, value in state.items():
+        if key.startswith("layer"):
+            index, rest = key[5:].split(".", 1)
+            out[f"layer{int(index) + 1}.{rest}"] = value
+        elif key.startswith("output4."):
+            out[key.replace("output4", "output_64x64")] = value
+    return out
+
+
+def genforce_layout(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """mGANprior's keys as genforce names them: layer{i}.weight / layer{i}.bias, lod a buffer."""
+    return {
+        k.replace(".conv.weight", ".weight").replace(".wscale.bias", ".bias"): v for k, v in state.items()
+    }
+
+
+def test_interfacegan_and_genforce_layouts_give_the_same_network(tmp_path):
+    """Both ports compute what mGANprior's does (same blocks; genforce folds the scale into the
+    weight): the mGANprior goldens hold for the same tensors under their key names."""
+    want = golden(MGANPRIOR)
+    state = torch.load(MGANPRIOR, weights_only=True)
+    torch.save(interfacegan_layout(state), tmp_path / "pggan_celebahq.pth")
+    decoy = {k: torch.zeros_like(v) for k, v in genforce_layout(state).items()}
+    torch.save({"generator": decoy, "generator_smooth": genforce_layout(state)}, tmp_path / "genforce.pth")
+    for name, layout in (("pggan_celebahq.pth", "interfacegan"), ("genforce.pth", "genforce")):
+        prior = ganprior.load(tmp_path / name)
+        assert prior.card["layout"] == layout and prior.card["resolution"] == 64
+        with torch.no_grad():
+            assert_close(stage_outputs(prior.generator, want["in.z"]), want)
+    assert prior.card["generator"] == "generator_smooth"
+
+
 @pytest.mark.parametrize("path", [ZOO, ZOO_LEGACY], ids=["zipfile", "legacy"])
 def test_gan_zoo_layout_reproduces_the_reference(path):
     want = golden(path)

@@ -1,7 +1,12 @@
-"""PGGAN checkpoints: mGANprior's state dict and pytorch_GAN_zoo's (RGI's) ``.pt``, read from their keys.
+"""PGGAN checkpoints in four published layouts, recognised from their keys.
 
 - mGANprior (genforce/mganprior ``pggan_*_generator.pth``): ``lod``, ``layer{k}.conv.weight``,
   ``layer{k}.wscale.bias``, a ToRGB ``output{b}.*`` per resolution (only the last is used at lod 0).
+- InterFaceGAN (``pggan_celebahq.pth``, an nn.Sequential): 1-indexed ``layer1…layerN`` with the same
+  ``conv`` / ``wscale`` keys and only the final ``output_{R}x{R}.*``.
+- genforce (``{generator, discriminator, generator_smooth}`` or a bare generator): ``layer{i}.weight``,
+  ``layer{i}.bias``, ``output{i}.*``, ``lod``; weight scale applied at run time, bias unscaled (the
+  mGANprior arithmetic). The smoothed generator is used; genforce's discriminator is not loaded.
 - pytorch_GAN_zoo: ``{config, netG, netD, avgG}`` with ``formatLayer.module.*``, ``groupScale0.0``,
   ``scaleLayers.{s}.{0,1}``, ``toRGBLayers.{s}`` (G) and ``fromRGBLayers``, ``groupScaleZero``,
   ``decisionLayer`` (D); ``config`` is a pickled ``BaseConfig`` read as plain data. avgG is the
@@ -30,11 +35,12 @@ ZOO_CONFIG_CLASSES = (
 """Where pytorch_GAN_zoo's config class lives: the standalone zoo, RGI's vendored copy, a package."""
 
 
-def _indices(state: Mapping[str, Any], pattern: str) -> list[int]:
-    """The integers k of the keys that match ``pattern`` (a regex with one group), sorted."""
+def _indices(state: Mapping[str, Any], pattern: str, first: int = 0) -> list[int]:
+    """The integers k of the keys that match ``pattern`` (a regex with one group), which must run
+    ``first``, ``first`` + 1, ... without gaps."""
     found = sorted(int(m.group(1)) for key in state if (m := re.fullmatch(pattern, str(key))))
-    if found != list(range(len(found))):
-        raise GanpriorError(f"PGGAN checkpoint: layers {found} of {pattern!r} are not numbered 0, 1, ...")
+    if found != list(range(first, first + len(found))):
+        raise GanpriorError(f"PGGAN checkpoint: layers {found} of {pattern!r} are not numbered {first}, ...")
     return found
 
 
@@ -53,6 +59,28 @@ def _card(layout: str, g: nn.Module, d: nn.Module | None, path: Path, **extra: A
     }
 
 
+def _check_lod(state: Mapping[str, Any], path: Path) -> None:
+    lod = float(state.get("lod", 0))
+    if lod != 0:
+        raise GanpriorError(f"{path}: lod is {lod}, not 0: only a fully grown PGGAN can be used as a prior")
+
+
+def _conv_stack(layers: list[tuple[Tensor, Tensor]], source: str) -> PGGANGenerator:
+    """The mGANprior-arithmetic generator from [(weight, bias)] of layer0 … layerN-1 and the last ToRGB."""
+    convs = layers[:-1]
+    if len(convs) < 4 or len(convs) % 2:
+        raise GanpriorError(f"{source}: {len(convs)} conv layers; a PGGAN has two per resolution from 4×4")
+    widths = [convs[2 * i][0].shape[0] for i in range(len(convs) // 2)]
+    g = PGGANGenerator(widths, convs[0][0].shape[1], layers[-1][0].shape[0], "mganprior")
+    state = {
+        f"stages.{i}.layer.{name}": tensor
+        for i, pair in enumerate(layers)
+        for name, tensor in zip(("weight", "bias"), pair, strict=True)
+    }
+    _load_into(g, state, source)
+    return g
+
+
 def _mganprior_matches(obj: Mapping[str, Any]) -> bool:
     return {"lod", "layer0.conv.weight", "layer0.wscale.bias"} <= set(obj) and "output0.conv.weight" in obj
 
@@ -60,26 +88,60 @@ def _mganprior_matches(obj: Mapping[str, Any]) -> bool:
 def _mganprior_build(obj: Mapping[str, Any], path: Path) -> Prior:
     if any(re.fullmatch(r"layer\d+\.weight", str(k)) for k in obj):
         raise GanpriorError(f"{path}: a fused-scale PGGAN (transposed-conv upsampling) is not supported")
-    lod = float(obj["lod"])
-    if lod != 0:
-        raise GanpriorError(f"{path}: lod is {lod}, not 0: only a fully grown PGGAN can be used as a prior")
+    _check_lod(obj, path)
     layers = _indices(obj, r"layer(\d+)\.conv\.weight")
-    outputs = _indices(obj, r"output(\d+)\.conv\.weight")
-    if len(layers) != 2 * len(outputs):
-        raise GanpriorError(
-            f"{path}: {len(layers)} conv layers but {len(outputs)} ToRGB layers (expected 2:1)"
-        )
-    widths = [obj[f"layer{2 * i}.conv.weight"].shape[0] for i in range(len(outputs))]
-    rgb = obj[f"output{outputs[-1]}.conv.weight"]
-    g = PGGANGenerator(widths, obj["layer0.conv.weight"].shape[1], rgb.shape[0], "mganprior")
-    sources = [f"layer{k}" for k in layers] + [f"output{outputs[-1]}"]
-    state = {
-        f"stages.{i}.layer.{param}": obj[f"{src}.{key}"]
-        for i, src in enumerate(sources)
-        for param, key in (("weight", "conv.weight"), ("bias", "wscale.bias"))
-    }
-    _load_into(g, state, str(path))
+    last = _indices(obj, r"output(\d+)\.conv\.weight")[-1]
+    names = [f"layer{k}" for k in layers] + [f"output{last}"]
+    g = _conv_stack([(obj[f"{n}.conv.weight"], obj[f"{n}.wscale.bias"]) for n in names], str(path))
     return Prior(path.stem, g, None, _card("mganprior", g, None, path))
+
+
+def _interfacegan_output(obj: Mapping[str, Any]) -> str | None:
+    return next(
+        (m.group(1) for k in obj if (m := re.fullmatch(r"(output_\d+x\d+)\.conv\.weight", str(k)))), None
+    )
+
+
+def _interfacegan_matches(obj: Mapping[str, Any]) -> bool:
+    return (
+        "layer1.conv.weight" in obj
+        and "layer0.conv.weight" not in obj
+        and _interfacegan_output(obj) is not None
+    )
+
+
+def _interfacegan_build(obj: Mapping[str, Any], path: Path) -> Prior:
+    names = [f"layer{k}" for k in _indices(obj, r"layer(\d+)\.conv\.weight", first=1)]
+    names.append(str(_interfacegan_output(obj)))
+    g = _conv_stack([(obj[f"{n}.conv.weight"], obj[f"{n}.wscale.bias"]) for n in names], str(path))
+    return Prior(path.stem, g, None, _card("interfacegan", g, None, path))
+
+
+def _genforce_generator(obj: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
+    """genforce's smoothed (EMA) generator when the file has one, else its generator (or the file)."""
+    for key in ("generator_smooth", "generator", None):
+        state = obj if key is None else obj.get(key)
+        if isinstance(state, Mapping) and {"layer0.weight", "output0.weight"} <= set(state):
+            return key or "generator", state
+    return None
+
+
+def _genforce_matches(obj: Mapping[str, Any]) -> bool:
+    return _genforce_generator(obj) is not None
+
+
+def _genforce_build(obj: Mapping[str, Any], path: Path) -> Prior:
+    found = _genforce_generator(obj)
+    assert found is not None
+    key, state = found
+    _check_lod(state, path)
+    layers = _indices(state, r"layer(\d+)\.weight")
+    last = _indices(state, r"output(\d+)\.weight")[-1]
+    names = [f"layer{k}" for k in layers] + [f"output{last}"]
+    g = _conv_stack([(state[f"{n}.weight"], state[f"{n}.bias"]) for n in names], f"{path} ({key})")
+    # genforce's PGGAN discriminator is not re-implemented here: the prior has none
+    card = _card("genforce", g, None, path, generator=key, discriminator_in_file="discriminator" in obj)
+    return Prior(path.stem, g, None, card)
 
 
 def _zoo_generator(obj: Mapping[str, Any]) -> tuple[str, Mapping[str, Tensor]] | None:
@@ -159,4 +221,6 @@ def _zoo_build(obj: Mapping[str, Any], path: Path) -> Prior:
 
 
 MGANPRIOR = NativeFormat("pggan-mganprior", "PGGAN", _mganprior_matches, _mganprior_build)
+INTERFACEGAN = NativeFormat("pggan-interfacegan", "PGGAN", _interfacegan_matches, _interfacegan_build)
+GENFORCE = NativeFormat("pggan-genforce", "PGGAN", _genforce_matches, _genforce_build)
 GAN_ZOO = NativeFormat("pggan-gan-zoo", "PGGAN", _zoo_matches, _zoo_build, ZOO_CONFIG_CLASSES)

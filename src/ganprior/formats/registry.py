@@ -10,6 +10,8 @@ from .base import NativeFormat
 
 FORMATS: list[NativeFormat] = [
     pggan.MGANPRIOR,
+    pggan.INTERFACEGAN,
+    pggan.GENFORCE,
     pggan.GAN_ZOO,
 ]
 
