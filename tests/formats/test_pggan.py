@@ -208,3 +208,19 @@ def test_methods_run_on_the_tiny_pggans(path, method, options):
     assert result.losses.shape[1] == 2 and torch.isfinite(result.losses).all()
     if method == "dgp":  # DGP's feature loss on the checkpoint's own discriminator
         assert result.extras["metric"] == "discriminator" and result.generator_state is not None
+
+
+def test_dgp_on_a_minibatch_stddev_discriminator_treats_each_image_alone():
+    """The zoo's D mixes the batch (minibatch stddev); DGP's features take each image alone, so a
+    batch gives what one image at a time gives (the references' batch-1 protocol)."""
+    prior = ganprior.load(ZOO)
+    g = prior.generator
+    with torch.no_grad():
+        clean = g(g.sample_latent(2, torch.Generator().manual_seed(7))).clamp(-1, 1)
+    operator = build_operator("inpaint", g.resolution, g.channels)
+    observation = operator.simulate(clean, torch.Generator().manual_seed(3))
+    config = METHODS["dgp"].config.for_task("inpaint", prior, steps=3, init_samples=4, metric="discriminator")
+    solve = METHODS["dgp"].solve
+    batched = solve(prior, observation, operator, config).image
+    single = torch.cat([solve(prior, observation[[i]], operator.select([i]), config).image for i in range(2)])
+    assert torch.allclose(batched, single, atol=1e-4)

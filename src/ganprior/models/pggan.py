@@ -180,7 +180,7 @@ class PGGANDiscriminator(StagedDiscriminator):
         self.config = dict(widths=list(widths), channels=channels, stddev=stddev, outputs=outputs)
         self.num_classes, self.channels = 0, channels
         self.resolution = self.min_side = 4 * 2 ** (len(widths) - 1)
-        self.stddev = stddev
+        self.stddev = self.mixes_batch = stddev  # minibatch stddev: outputs depend on the whole batch
         self.from_rgb = EqualizedConv2d(channels, widths[-1], 1, scale_bias=True)
         convs = []
         for i in reversed(range(1, len(widths))):
