@@ -163,6 +163,13 @@ def test_a_truncated_download_is_one_clear_line(path, keep, tmp_path):
     assert "\n" not in str(info.value) and str(cut) in str(info.value)
 
 
+def test_a_missing_tensor_is_named():
+    loaded = read_torch_file(ZOO)
+    del loaded["netD"]["decisionLayer.module.weight"]
+    with pytest.raises(GanpriorError, match=r"has no 'decisionLayer\.module\.weight'"):
+        GAN_ZOO.build(loaded, ZOO)
+
+
 def test_a_zoo_model_still_growing_is_refused(tmp_path):
     loaded = read_torch_file(ZOO)
     loaded["config"].alpha = 0.5

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +131,7 @@ def _genforce_matches(obj: Mapping[str, Any]) -> bool:
 
 
 def _genforce_build(obj: Mapping[str, Any], path: Path) -> Prior:
-    found = _genforce_generator(obj)
-    assert found is not None
-    key, state = found
+    key, state = _genforce_generator(obj) or ("", {})
     _check_lod(state, path)
     layers = _indices(state, r"layer(\d+)\.weight")
     last = _indices(state, r"output(\d+)\.weight")[-1]
@@ -199,9 +197,7 @@ def _mapped(state: Mapping[str, Tensor], sources: Mapping[str, str]) -> dict[str
 
 def _zoo_build(obj: Mapping[str, Any], path: Path) -> Prior:
     config = _zoo_config(obj, path)
-    found = _zoo_generator(obj)
-    assert found is not None
-    key, state = found
+    key, state = _zoo_generator(obj) or ("", {})
     scales = len(_indices(state, r"scaleLayers\.(\d+)\.0\.module\.weight"))
     dense = state["formatLayer.module.weight"]
     widths = [dense.shape[0] // 16] + [
@@ -220,7 +216,34 @@ def _zoo_build(obj: Mapping[str, Any], path: Path) -> Prior:
     return Prior(path.stem, g, d, _card("pytorch_gan_zoo", g, d, path, **extra))
 
 
-MGANPRIOR = NativeFormat("pggan-mganprior", "PGGAN", _mganprior_matches, _mganprior_build)
-INTERFACEGAN = NativeFormat("pggan-interfacegan", "PGGAN", _interfacegan_matches, _interfacegan_build)
-GENFORCE = NativeFormat("pggan-genforce", "PGGAN", _genforce_matches, _genforce_build)
-GAN_ZOO = NativeFormat("pggan-gan-zoo", "PGGAN", _zoo_matches, _zoo_build, ZOO_CONFIG_CLASSES)
+def _naming_missing_keys(layout: str, build: Callable[[Mapping[str, Any], Path], Prior]):
+    """``build`` with a missing tensor reported as one line naming it, not a KeyError."""
+
+    def checked(obj: Mapping[str, Any], path: Path) -> Prior:
+        try:
+            return build(obj, path)
+        except KeyError as exc:
+            raise GanpriorError(f"{path} looks like a {layout} PGGAN but has no {exc.args[0]!r}") from exc
+
+    return checked
+
+
+MGANPRIOR = NativeFormat(
+    "pggan-mganprior", "PGGAN", _mganprior_matches, _naming_missing_keys("mGANprior", _mganprior_build)
+)
+INTERFACEGAN = NativeFormat(
+    "pggan-interfacegan",
+    "PGGAN",
+    _interfacegan_matches,
+    _naming_missing_keys("InterFaceGAN", _interfacegan_build),
+)
+GENFORCE = NativeFormat(
+    "pggan-genforce", "PGGAN", _genforce_matches, _naming_missing_keys("genforce", _genforce_build)
+)
+GAN_ZOO = NativeFormat(
+    "pggan-gan-zoo",
+    "PGGAN",
+    _zoo_matches,
+    _naming_missing_keys("pytorch_GAN_zoo", _zoo_build),
+    ZOO_CONFIG_CLASSES,
+)

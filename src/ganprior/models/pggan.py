@@ -41,7 +41,7 @@ class EqualizedConv2d(nn.Module):
         kernel: int,
         padding: int = 0,
         gain: float = math.sqrt(2),
-        scale_bias=False,
+        scale_bias: bool = False,
     ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.randn(c_out, c_in, kernel, kernel))
