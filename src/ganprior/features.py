@@ -130,13 +130,28 @@ def pixel_metric(kind: str = "mse") -> FeatureMetric:
     return FeatureMetric(_identity, None, 0, kind, f"pixel-{kind}")
 
 
+def _one_at_a_time(features: Callable[[Tensor], list[Tensor]]) -> Callable[[Tensor], list[Tensor]]:
+    """``features`` of every image computed alone (a D whose outputs mix the batch, e.g. PGGAN's
+    minibatch stddev, then gives each image what it gives at batch 1, the references' protocol)."""
+
+    def net(x: Tensor) -> list[Tensor]:
+        return [
+            torch.cat(layer) for layer in zip(*(features(x[i : i + 1]) for i in range(len(x))), strict=True)
+        ]
+
+    return net
+
+
 def discriminator_metric(prior: Prior) -> FeatureMetric:
-    """Feature matching on the prior's discriminator blocks (L1), as DGP does."""
+    """Feature matching on the prior's discriminator blocks (L1), as DGP does. A D may say
+    ``min_side`` (the smallest input it takes) and ``mixes_batch`` (features computed per image)."""
     d = prior.discriminator
     if d is None:
         raise GanpriorError(f"{prior.name} has no discriminator; use the VGG16 features instead")
     blocks = len(getattr(d, "blocks", ())) or 3
-    return FeatureMetric(lambda x: d.features(x), d.channels, 2**blocks, "l1", "discriminator")
+    side = getattr(d, "min_side", 2**blocks)
+    net = _one_at_a_time(d.features) if getattr(d, "mixes_batch", False) else d.features
+    return FeatureMetric(net, d.channels, side, "l1", "discriminator")
 
 
 def vgg_metric(device: torch.device | str = "cpu", blocks: int = 4) -> FeatureMetric:

@@ -12,6 +12,7 @@ import torch
 
 from ..checkpoint import Prior
 from ..errors import GanpriorError
+from .safe_pickle import Policy, load_torch, stub_classes
 
 
 @dataclass(frozen=True)
@@ -21,26 +22,42 @@ class NativeFormat:
     ``matches(obj)`` says, from the loaded object's keys and shapes alone, whether it is this layout;
     ``build(obj, path)`` returns the ``Prior`` (G, D when the file has one, and a card with at least
     ``family``, ``layout``, ``resolution``, ``channels``, ``latent_dim``, ``classes``, ``source``).
+    ``pickled_classes``: the ``"module.Class"`` names its files pickle as plain data (a training
+    config): ``read_torch_file`` reads them into ``safe_pickle.PickledObject`` stand-ins.
     """
 
     name: str
     family: str
     matches: Callable[[Mapping[str, Any]], bool]
     build: Callable[[Mapping[str, Any], Path], Prior]
+    pickled_classes: tuple[str, ...] = ()
+
+
+def data_classes_policy() -> Policy:
+    """The tensor globals plus every registered format's ``pickled_classes`` as data-only stubs."""
+    from .registry import FORMATS
+
+    return Policy().with_stubs(stub_classes(name for fmt in FORMATS for name in fmt.pickled_classes))
 
 
 def read_torch_file(path: Path) -> Any:
-    """The object stored in a torch file (zip or legacy format), read with ``weights_only=True``.
+    """The object stored in a torch file (zip or legacy format), read with ``weights_only=True``, or
+    where that refuses a global, with the restricted unpickler (``data_classes_policy``).
 
     Raises ``GanpriorError`` with one line: a truncated or corrupted download, or the global a
     pickle asks for that is not allowed (nothing from the file is executed).
     """
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError:
+            return load_torch(path, data_classes_policy())
     except pickle.UnpicklingError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable pickle"
         raise GanpriorError(f"cannot read {path} safely: {reason}") from exc
-    except Exception as exc:  # any parse failure means a damaged or foreign file
+    except GanpriorError:
+        raise
+    except Exception as exc:  # any other parse failure means a damaged or foreign file
         first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else ""
         raise GanpriorError(
             f"cannot read {path} as a torch checkpoint ({type(exc).__name__}: {first}): a truncated or "

@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from . import pggan
 from .base import NativeFormat
 
-FORMATS: list[NativeFormat] = []
+FORMATS: list[NativeFormat] = [
+    pggan.MGANPRIOR,
+    pggan.INTERFACEGAN,
+    pggan.GENFORCE,
+    pggan.GAN_ZOO,
+]
 
 
 def recognise(obj: Any) -> NativeFormat | None:

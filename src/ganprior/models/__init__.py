@@ -9,11 +9,14 @@ from torch import nn
 
 from ..errors import GanpriorError
 from .dcgan import DCGANGenerator
+from .pggan import PGGANDiscriminator, PGGANGenerator
 from .sngan import SNGANDiscriminator, SNGANGenerator
 from .staged import StagedDiscriminator, StagedGenerator, map_tensors
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "dcgan": DCGANGenerator,
+    "pggan": PGGANGenerator,
+    "pggan-d": PGGANDiscriminator,
     "sngan": SNGANGenerator,
     "sngan-d": SNGANDiscriminator,
 }
@@ -32,6 +35,8 @@ def build(arch: str, config: dict[str, Any]) -> nn.Module:
 __all__ = [
     "ARCHITECTURES",
     "DCGANGenerator",
+    "PGGANDiscriminator",
+    "PGGANGenerator",
     "SNGANDiscriminator",
     "SNGANGenerator",
     "StagedDiscriminator",
