@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from . import stylegan2
 from .base import NativeFormat
 
-FORMATS: list[NativeFormat] = []
+FORMATS: list[NativeFormat] = [
+    stylegan2.ROSINALITY,
+]
 
 
 def recognise(obj: Any) -> NativeFormat | None:

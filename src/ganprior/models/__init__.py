@@ -11,11 +11,14 @@ from ..errors import GanpriorError
 from .dcgan import DCGANGenerator
 from .sngan import SNGANDiscriminator, SNGANGenerator
 from .staged import StagedDiscriminator, StagedGenerator, map_tensors
+from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "dcgan": DCGANGenerator,
     "sngan": SNGANGenerator,
     "sngan-d": SNGANDiscriminator,
+    "stylegan2": StyleGAN2Generator,
+    "stylegan2-d": StyleGAN2Discriminator,
 }
 
 
@@ -36,6 +39,8 @@ __all__ = [
     "SNGANGenerator",
     "StagedDiscriminator",
     "StagedGenerator",
+    "StyleGAN2Discriminator",
+    "StyleGAN2Generator",
     "build",
     "map_tensors",
 ]
