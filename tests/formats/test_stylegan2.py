@@ -4,6 +4,7 @@ save/load round trips, refusals, and the solvers on the tiny StyleGAN2."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -21,7 +22,7 @@ from ganprior.formats import recognise
 from ganprior.formats.base import read_torch_file
 from ganprior.formats.stylegan2_nvlabs import build as build_nvlabs
 from ganprior.formats.stylegan2_nvlabs import nvlabs_to_rosinality
-from ganprior.physics import build_operator
+from ganprior.physics import Corruption, build_operator, center_box
 from ganprior.solvers import METHODS
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "rosinality_sg2_32"
@@ -227,6 +228,23 @@ def test_a_bare_generator_state_dict_loads_and_estimates_w_avg(tmp_path):
         max_error("a_buf.g.img", loaded.generator(GOLDEN["in.z"]))
 
 
+def test_a_training_checkpoint_with_optimisers_and_arguments_loads(tmp_path):
+    obj = read_torch_file(NATIVE)
+    optimiser = {  # what Adam.state_dict() holds
+        "state": {0: {"step": torch.tensor(1.0), "exp_avg": torch.zeros(3), "exp_avg_sq": torch.zeros(3)}},
+        "param_groups": [{"lr": 0.002, "betas": (0.0, 0.99), "params": [0]}],
+    }
+    path = tmp_path / "550000.pt"
+    torch.save(
+        obj | {"g": obj["g_ema"], "d_optim": optimiser, "args": argparse.Namespace(size=32)},
+        path,
+    )
+    loaded = zoo.load(path)
+    assert loaded.card["discriminator"]
+    with torch.no_grad():
+        max_error("b_wplus.g.img", loaded.generator(GOLDEN["b_wplus.in.wplus"].flatten(1)))
+
+
 def test_a_truncated_download_gives_one_clear_line(tmp_path):
     cut = tmp_path / "stylegan2-tiny32.pt"
     cut.write_bytes(NATIVE.read_bytes()[: NATIVE.stat().st_size // 2])
@@ -325,31 +343,47 @@ def test_an_unmapped_nvlabs_key_is_refused_by_name():
         nvlabs_to_rosinality(g | {"mapping.embed.weight": torch.zeros(32, 10)})
 
 
-SOLVER_RUNS = {
-    "invert": {"init_samples": 4},
-    "mgan": {"init_samples": 4, "codes": 3, "layer": 2},
-    "dgp": {"init_samples": 4, "metric": "discriminator"},
-}
+SHORT_RUNS = {"mgan": {"codes": 3, "layer": 2}, "dgp": {"metric": "discriminator"}}
+"""Beyond a few steps and a small latent search: mGANprior composes 3 codes at stage 2 (the 8×8
+features), DGP matches the StyleGAN2 discriminator's features."""
 
 
-@pytest.mark.parametrize("name", list(SOLVER_RUNS))
-def test_the_solvers_run_on_the_tiny_stylegan2_in_w_plus(name, prior):
-    g = prior.generator
+@pytest.mark.parametrize("name", list(METHODS))
+def test_every_method_runs_on_the_tiny_stylegan2_in_w_plus(name, prior):
+    g, method = prior.generator, METHODS[name]
     with torch.no_grad():
         clean = g(g.sample_latent(2, torch.Generator().manual_seed(7)))
-    operator = build_operator("sr", g.resolution, g.channels, factor=2)
+    task = (method.tasks or ("sr",))[0]
+    if method.mask_free:
+        operator = Corruption(center_box(g.resolution))
+    else:
+        operator = build_operator(task, g.resolution, g.channels, factor=2)
     observation = operator.simulate(clean, torch.Generator().manual_seed(3))
-    config = METHODS[name].config.for_task("sr", prior, steps=4, **SOLVER_RUNS[name])
-    result = METHODS[name].solve(prior, observation, operator, config)
+    search = {"init_samples": 4} if "init_samples" in method.config.__dataclass_fields__ else {}
+    config = method.config.for_task(task, prior, steps=4, **search, **SHORT_RUNS.get(name, {}))
+    result = method.solve(prior, observation, operator, config)
     assert result.image.shape == (2, 3, 32, 32) and torch.isfinite(result.image).all()
     assert result.losses.shape[1] == 2 and len(result.losses) >= 4 and torch.isfinite(result.losses).all()
     if name == "mgan":  # composed at stage 2: the 8×8 features of stage 1 (32 channels)
-        assert result.extras["alpha"].shape == (2, 3, 32)
+        assert result.extras["alpha"].shape == (2, 3, 32) and result.latent.shape == (2, 3, 256)
     if name == "dgp":  # the generator copies were tuned
         tuned = result.generator_state["stages.1.conv.conv.weight"]
         assert not torch.equal(tuned[0], g.stages[1].conv.conv.weight)
-    latent = result.latent if name != "mgan" else result.latent[:, 0]
-    assert latent.shape == (2, 256)
-    single = METHODS[name].solve(prior, observation[[1]], operator.select([1]), config)
-    if name != "mgan":  # mGANprior draws its extra codes for the whole batch
+    if name != "mgan":  # batched == one at a time (mGANprior draws its extra codes for the whole batch)
+        single = method.solve(prior, observation[[1]], operator.select([1]), config)
         assert torch.allclose(single.image[0], result.image[1], atol=1e-4)
+
+
+@pytest.mark.parametrize("space", ["z", "w"])
+def test_inversion_and_mgan_in_z_and_w(generator, prior, space):
+    generator.configure(latent_space=space)
+    with torch.no_grad():
+        clean = generator(generator.sample_latent(2, torch.Generator().manual_seed(7)))
+    operator = build_operator("sr", 32, 3, factor=2)
+    observation = operator.simulate(clean, torch.Generator().manual_seed(3))
+    for name in ("invert", "mgan"):
+        config = METHODS[name].config.for_task(
+            "sr", prior, steps=4, init_samples=4, **SHORT_RUNS.get(name, {})
+        )
+        result = METHODS[name].solve(prior, observation, operator, config)
+        assert result.latent.shape[-1] == 32 and torch.isfinite(result.image).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import pickle
 import zipfile
 from collections.abc import Callable, Mapping
@@ -13,6 +14,10 @@ import torch
 
 from ..checkpoint import Prior
 from ..errors import GanpriorError
+
+SAFE_GLOBALS: list[type] = [argparse.Namespace]
+"""Plain-data classes a checkpoint may name besides tensors: rosinality's training files store their
+command-line arguments (unpickling one sets attributes, it runs nothing)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ def read_torch_file(path: Path) -> Any:
     pickle asks for that is not allowed (nothing from the file is executed).
     """
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable pickle"
         raise GanpriorError(f"cannot read {path} safely: {reason}") from exc
