@@ -301,7 +301,7 @@ class StyleGAN2Generator(StagedGenerator):
 
     def sample_latent(self, n: int, generator: torch.Generator | None = None, device: Any = None) -> Tensor:
         """``n`` prior latents (n, latent_dim): z ~ N(0, I), or its mapped w (repeated for ``w+``)."""
-        z = torch.randn(n, self.w_dim, generator=generator)
+        z = torch.randn(n, self.w_dim, generator=generator, device=generator.device if generator else None)
         if self.latent_space != "z":
             with torch.no_grad():
                 w = self.mapping(z.to(self.latent_avg.device))
