@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,6 +14,10 @@ import torch
 from ..checkpoint import Prior
 from ..errors import GanpriorError
 from .safe_pickle import Policy, load_torch, stub_classes
+
+SAFE_GLOBALS: list[type] = [argparse.Namespace]
+"""Plain-data classes a checkpoint may name besides tensors: rosinality's training files store their
+command-line arguments (unpickling one sets attributes, it runs nothing)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,8 @@ def read_torch_file(path: Path) -> Any:
     """
     try:
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
+            with torch.serialization.safe_globals(SAFE_GLOBALS):
+                return torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError:
             return load_torch(path, data_classes_policy())
     except pickle.UnpicklingError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import pggan
+from . import pggan, stylegan2
 from .base import NativeFormat
 
 FORMATS: list[NativeFormat] = [
@@ -13,6 +13,7 @@ FORMATS: list[NativeFormat] = [
     pggan.INTERFACEGAN,
     pggan.GENFORCE,
     pggan.GAN_ZOO,
+    stylegan2.ROSINALITY,
 ]
 
 

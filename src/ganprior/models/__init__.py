@@ -12,6 +12,7 @@ from .dcgan import DCGANGenerator
 from .pggan import PGGANDiscriminator, PGGANGenerator
 from .sngan import SNGANDiscriminator, SNGANGenerator
 from .staged import StagedDiscriminator, StagedGenerator, map_tensors
+from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "dcgan": DCGANGenerator,
@@ -19,6 +20,8 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "pggan-d": PGGANDiscriminator,
     "sngan": SNGANGenerator,
     "sngan-d": SNGANDiscriminator,
+    "stylegan2": StyleGAN2Generator,
+    "stylegan2-d": StyleGAN2Discriminator,
 }
 
 
@@ -41,6 +44,8 @@ __all__ = [
     "SNGANGenerator",
     "StagedDiscriminator",
     "StagedGenerator",
+    "StyleGAN2Discriminator",
+    "StyleGAN2Generator",
     "build",
     "map_tensors",
 ]
