@@ -6,8 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from .base import NativeFormat
+from .biggan import BIGGAN, BIGGAN_D, BIGGAN_DEEP
 
-FORMATS: list[NativeFormat] = []
+FORMATS: list[NativeFormat] = [
+    BIGGAN,
+    BIGGAN_D,
+    BIGGAN_DEEP,
+]
 
 
 def recognise(obj: Any) -> NativeFormat | None:

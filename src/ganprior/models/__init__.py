@@ -8,11 +8,16 @@ from typing import Any
 from torch import nn
 
 from ..errors import GanpriorError
+from .biggan import BigGANDiscriminator, BigGANGenerator
+from .biggan_deep import BigGANDeepGenerator
 from .dcgan import DCGANGenerator
 from .sngan import SNGANDiscriminator, SNGANGenerator
 from .staged import StagedDiscriminator, StagedGenerator, map_tensors
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "biggan": BigGANGenerator,
+    "biggan-d": BigGANDiscriminator,
+    "biggan-deep": BigGANDeepGenerator,
     "dcgan": DCGANGenerator,
     "sngan": SNGANGenerator,
     "sngan-d": SNGANDiscriminator,
@@ -31,6 +36,9 @@ def build(arch: str, config: dict[str, Any]) -> nn.Module:
 
 __all__ = [
     "ARCHITECTURES",
+    "BigGANDeepGenerator",
+    "BigGANDiscriminator",
+    "BigGANGenerator",
     "DCGANGenerator",
     "SNGANDiscriminator",
     "SNGANGenerator",
