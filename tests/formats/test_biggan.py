@@ -6,6 +6,7 @@ fixtures' README), round-trip through ganprior files, and run the methods."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -16,12 +17,16 @@ from torch import Tensor
 
 from ganprior import zoo
 from ganprior.checkpoint import Prior, load_prior, save_prior
+from ganprior.edit import Reconstruction, morph, transfer
 from ganprior.errors import GanpriorError
 from ganprior.formats.biggan import attach_discriminator
 from ganprior.models import BigGANDeepGenerator, BigGANGenerator
-from ganprior.physics import build_operator
+from ganprior.models import biggan as biggan_models
+from ganprior.models import biggan_deep as deep_models
+from ganprior.physics import Operator, build_operator
 from ganprior.solvers import METHODS, Result
-from ganprior.solvers.dgp import parameter_groups
+from ganprior.solvers.dgp import DGPConfig, parameter_groups
+from ganprior.solvers.dgp import solve as dgp_solve
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DGP = FIXTURES / "dgp_biggan_128"
@@ -232,7 +237,21 @@ def test_a_truncated_native_file_is_one_clear_line(tmp_path):
     (tmp_path / "G_ema_128.pth").write_bytes(data[: len(data) // 2])
     with pytest.raises(GanpriorError) as info:
         zoo.load(tmp_path / "G_ema_128.pth")
-    assert "\n" not in str(info.value) and "G_ema_128.pth" in str(info.value)
+    assert (
+        "\n" not in str(info.value) and "G_ema_128.pth" in str(info.value) and "truncated" in str(info.value)
+    )
+
+
+def test_a_file_with_missing_tensors_names_them(tmp_path):
+    state = torch.load(DGP / "G_ema_128.pth", weights_only=True)
+    del state["blocks.1.0.conv2.weight"]
+    torch.save(state, tmp_path / "G.pth")
+    with pytest.raises(GanpriorError, match=re.escape("missing stages.2.block.conv2.weight")):
+        zoo.load(tmp_path / "G.pth")
+    del state["blocks.0.0.bn1.gain.weight"]
+    torch.save(state, tmp_path / "G.pth")
+    with pytest.raises(GanpriorError, match=re.escape("has no blocks.0.0.bn1.gain.weight")):
+        zoo.load(tmp_path / "G.pth")
 
 
 def run_method(name: str, prior: Prior, **options) -> Result:
@@ -273,3 +292,35 @@ def test_methods_run_on_biggan(name, options, biggan):
 def test_dgp_fine_tunes_biggan_deep_with_a_biggan_discriminator(deep, biggan):
     prior = Prior("deep+d", deep.generator, biggan.discriminator, {})
     assert_tuned(run_method("dgp", prior, init_samples=2, metric="discriminator"), prior)
+
+
+def test_the_published_architectures_rebuild_the_fixtures_configs(biggan, deep):
+    """The fixtures were built by the references' own constructors (config.json → constructor)."""
+    kwargs = json.loads((DGP / "config.json").read_text())["constructor"]["kwargs"]
+    g = biggan_models.reference_generator(
+        128, kwargs["G_ch"], kwargs["dim_z"], int(kwargs["G_attn"]), kwargs["n_classes"], kwargs["shared_dim"]
+    )
+    d = biggan_models.reference_discriminator(128, kwargs["D_ch"], int(kwargs["D_attn"]), kwargs["n_classes"])
+    assert g.config == biggan.generator.config and d.config == biggan.discriminator.config
+    hf = json.loads((HF / "biggan_deep" / "config.json").read_text())
+    deep_g = deep_models.reference_generator(128, hf["channel_width"], hf["z_dim"], hf["num_classes"])
+    assert deep_g.config == deep.generator.config
+    for resolution in (256, 512):
+        assert biggan_models.reference_generator(resolution, ch=8).resolution == resolution
+        assert biggan_models.reference_discriminator(resolution, ch=8).resolution == resolution
+        assert deep_models.reference_generator(resolution, ch=8).resolution == resolution
+
+
+def test_dgp_manipulation_morphs_and_transfers_classes_on_biggan(biggan):
+    g = biggan.generator
+    with torch.no_grad():
+        images = g(g.sample_latent(2, torch.Generator().manual_seed(4)), torch.tensor([1, 8]))
+    config = DGPConfig(steps=3, schedule="manipulate", init_samples=2)  # edit.reconstruct, shorter
+    result = dgp_solve(biggan, images, Operator(), config)
+    rec = Reconstruction(result.generator_state, result.latent, result.classes, result.image)
+    assert rec.classes is not None and rec.classes.shape == (2, 10)
+    frames = morph(biggan, rec, frames=3)  # soft class vectors in the middle frame
+    assert frames.shape == (3, 3, 128, 128)
+    assert torch.allclose(frames[[0, 2]], rec.image, atol=1e-5)
+    moved = transfer(biggan, rec, [0, 9])
+    assert moved.shape == (2, 2, 3, 128, 128) and not torch.allclose(moved[:, 0], moved[:, 1])

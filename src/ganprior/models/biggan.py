@@ -374,3 +374,43 @@ class BigGANDiscriminator(StagedDiscriminator):
         if y is not None:
             out = out + torch.sum(self.embed(y) * pooled, 1, keepdim=True)
         return out.squeeze(1)
+
+
+G_WIDTHS = {128: (16, 16, 8, 4, 2, 1), 256: (16, 16, 8, 8, 4, 2, 1), 512: (16, 16, 8, 8, 4, 2, 1, 1)}
+"""Width multipliers of the published G archs (ajbrock's G_arch): into block 0, then each block's output.
+BigGAN-deep's layer pairs use the same ones."""
+D_WIDTHS = {128: (1, 2, 4, 8, 16, 16), 256: (1, 2, 4, 8, 8, 16, 16), 512: (1, 1, 2, 4, 8, 8, 16, 16)}
+"""Output width multipliers of the published D archs' blocks (ajbrock's D_arch); all but the last downsample."""
+
+
+def reference_generator(
+    resolution: int = 128,
+    ch: int = 96,
+    dim_z: int = 120,
+    attention: int = 64,
+    num_classes: int = 1000,
+    shared_dim: int = 128,
+) -> BigGANGenerator:
+    """A randomly initialised G of the published architecture (``G_ch`` ``ch``, self-attention at
+    ``attention`` px, z chunk dim_z // (blocks + 1) as BigGAN-PyTorch's hier reset)."""
+    widths = [ch * m for m in G_WIDTHS[resolution]]
+    blocks = len(widths) - 1
+    return BigGANGenerator(
+        widths,
+        [i for i in range(blocks) if 8 * 2**i == attention],
+        num_classes,
+        shared_dim,
+        dim_z // (blocks + 1),
+    )
+
+
+def reference_discriminator(
+    resolution: int = 128, ch: int = 96, attention: int = 64, num_classes: int = 1000
+) -> BigGANDiscriminator:
+    """A randomly initialised "wide" D of the published architecture (``D_ch`` ``ch``, attention
+    after the block whose output is ``attention`` px)."""
+    outs = [ch * m for m in D_WIDTHS[resolution]]
+    ins = [3, *outs[:-1]]
+    sizes = [resolution // 2 ** (i + 1) for i in range(len(outs) - 1)] + [4]
+    specs = [[a, b, b, i < len(outs) - 1] for i, (a, b) in enumerate(zip(ins, outs, strict=True))]
+    return BigGANDiscriminator(specs, [i for i, r in enumerate(sizes) if r == attention], num_classes)

@@ -20,6 +20,7 @@ context, attention none), [output]; ``embeddings`` is outside the stages (DGP's 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .biggan import SelfAttention
+from .biggan import G_WIDTHS, SelfAttention
 from .staged import StagedGenerator
 
 
@@ -255,3 +256,13 @@ class BigGANDeepGenerator(StagedGenerator):
         z = torch.empty(n, self.latent_dim, device=device)
         nn.init.trunc_normal_(z, 0.0, 1.0, -2.0, 2.0, generator=generator)
         return z * self.truncation
+
+
+def reference_generator(
+    resolution: int = 128, ch: int = 128, z_dim: int = 128, num_classes: int = 1000
+) -> BigGANDeepGenerator:
+    """A randomly initialised G of the released architecture (huggingface's BigGAN128/256/512
+    configs): per resolution a width-keeping layer, then an upsampling one; attention at layer 8."""
+    widths = G_WIDTHS[resolution]
+    layers = [layer for a, b in itertools.pairwise(widths) for layer in ([False, a, a], [True, a, b])]
+    return BigGANDeepGenerator(z_dim, num_classes, ch, layers, attention_layer_position=8)
