@@ -324,3 +324,17 @@ def test_dgp_manipulation_morphs_and_transfers_classes_on_biggan(biggan):
     assert torch.allclose(frames[[0, 2]], rec.image, atol=1e-5)
     moved = transfer(biggan, rec, [0, 9])
     assert moved.shape == (2, 2, 3, 128, 128) and not torch.allclose(moved[:, 0], moved[:, 1])
+
+
+@pytest.mark.parametrize("layer", [biggan_models.SNLinear(6, 4), deep_models.SNLinear(6, 4)])
+def test_spectral_norm_vectors_move_only_in_training_mode(layer):
+    x = torch.randn(3, 6)
+    stored = {k: b.clone() for k, b in layer.named_buffers()}
+    layer.eval()
+    first = layer(x)
+    assert all(torch.equal(b, stored[k]) for k, b in layer.named_buffers()) and torch.equal(layer(x), first)
+    layer.train()
+    layer(x)
+    key = "u0" if "u0" in stored else "u"  # ajbrock's / torch's name
+    u = dict(layer.named_buffers())[key]
+    assert not torch.equal(u, stored[key]) and torch.allclose(u.norm(), torch.tensor(1.0))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -40,13 +40,12 @@ class HookSN:
     u: Tensor
     v: Tensor
     training: bool
+    register_buffer: Callable[..., None]
 
     def _init_sn(self, eps: float) -> None:
         self.sn_eps = eps
-        rows = self.weight.shape[0]
-        cols = self.weight[0].numel()
-        self.register_buffer("u", F.normalize(torch.randn(rows), dim=0, eps=eps))  # type: ignore[attr-defined]
-        self.register_buffer("v", F.normalize(torch.randn(cols), dim=0, eps=eps))  # type: ignore[attr-defined]
+        self.register_buffer("u", F.normalize(torch.randn(self.weight.shape[0]), dim=0, eps=eps))
+        self.register_buffer("v", F.normalize(torch.randn(self.weight[0].numel()), dim=0, eps=eps))
 
     def sn_weight(self) -> Tensor:
         """``weight / σ``, σ = u · (W v); in training mode u and v take one power iteration first."""
