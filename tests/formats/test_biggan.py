@@ -23,7 +23,7 @@ from ganprior.formats.biggan import attach_discriminator
 from ganprior.models import BigGANDeepGenerator, BigGANGenerator
 from ganprior.models import biggan as biggan_models
 from ganprior.models import biggan_deep as deep_models
-from ganprior.physics import Operator, build_operator
+from ganprior.physics import Corruption, Operator, build_operator, center_box
 from ganprior.solvers import METHODS, Result
 from ganprior.solvers.dgp import DGPConfig, parameter_groups
 from ganprior.solvers.dgp import solve as dgp_solve
@@ -255,43 +255,43 @@ def test_a_file_with_missing_tensors_names_them(tmp_path):
 
 
 def run_method(name: str, prior: Prior, **options) -> Result:
+    """``name`` for a few steps on two observations of the prior's own images (×4 SR, or RGI's
+    mask-free corruption); the result's shapes checked."""
     g = prior.generator
     with torch.no_grad():
-        z = g.sample_latent(2, torch.Generator().manual_seed(1))
-        clean = g(z, torch.tensor([2, 5]))
-    operator = build_operator("sr", g.resolution, g.channels, factor=4)
+        clean = g(g.sample_latent(2, torch.Generator().manual_seed(1)), torch.tensor([2, 5]))
+    if METHODS[name].mask_free:
+        operator, task = Corruption(center_box(g.resolution)), "inpaint"
+    else:
+        operator, task = build_operator("sr", g.resolution, g.channels, factor=4), "sr"
     observation = operator.simulate(clean, torch.Generator().manual_seed(2))
-    config = METHODS[name].config.for_task("sr", prior, steps=3, **options)
+    config = METHODS[name].config.for_task(task, prior, steps=3, init_samples=2, **options)
     result = METHODS[name].solve(prior, observation, operator, config)
     assert result.image.shape == (2, 3, 128, 128) and torch.isfinite(result.image).all()
     assert result.losses.shape[1] == 2 and result.losses.shape[0] >= 3
     return result
 
 
-def assert_tuned(result: Result, prior: Prior) -> None:
-    """DGP's per-image copies moved away from the generator's own weights."""
-    own = dict(prior.generator.named_parameters())
-    assert result.generator_state is not None
-    assert any(not torch.equal(v[i], own[k]) for k, v in result.generator_state.items() for i in range(2))
+GAN_METHODS = {
+    "invert": {},
+    "mgan": {"codes": 3, "layer": 3, "feature_weight": 0.0},
+    "dgp": {"metric": "discriminator"},
+    "rgi": {},
+    "rrgi": {"warmup": 1},
+}
+"""Every GAN-prior method, with options that keep it offline (no VGG) and short."""
 
 
-@pytest.mark.parametrize(
-    ("name", "options"),
-    [
-        ("invert", {"init_samples": 2}),
-        ("mgan", {"init_samples": 2, "codes": 3, "layer": 3, "feature_weight": 0.0}),
-        ("dgp", {"init_samples": 2, "metric": "discriminator"}),
-    ],
-)
-def test_methods_run_on_biggan(name, options, biggan):
-    result = run_method(name, biggan, **options)
-    if name == "dgp":
-        assert_tuned(result, biggan)
-
-
-def test_dgp_fine_tunes_biggan_deep_with_a_biggan_discriminator(deep, biggan):
-    prior = Prior("deep+d", deep.generator, biggan.discriminator, {})
-    assert_tuned(run_method("dgp", prior, init_samples=2, metric="discriminator"), prior)
+@pytest.mark.parametrize("name", list(GAN_METHODS))
+@pytest.mark.parametrize("family", ["biggan", "deep"])
+def test_every_gan_method_runs_on_both_families(name, family, biggan, deep):
+    """BigGAN-deep has no released D: the relaxed methods borrow the BigGAN one (same size, classes)."""
+    prior = biggan if family == "biggan" else Prior("deep+d", deep.generator, biggan.discriminator, {})
+    result = run_method(name, prior, **GAN_METHODS[name])
+    if METHODS[name].relaxed:  # the per-image copies moved away from the generator's own weights
+        own = dict(prior.generator.named_parameters())
+        assert result.generator_state is not None
+        assert any(not torch.equal(v[i], own[k]) for k, v in result.generator_state.items() for i in range(2))
 
 
 def test_the_published_architectures_rebuild_the_fixtures_configs(biggan, deep):
