@@ -55,10 +55,10 @@ class AjbrockSN:
     def sn_weight(self) -> Tensor:
         """``weight / σ``; in training mode u0 and sv0 are updated in place."""
         mat = self.weight.reshape(self.weight.shape[0], -1)
-        fixed = mat.detach()
-        v = F.normalize(torch.matmul(self.u0, fixed), eps=self.sn_eps)
-        u = F.normalize(torch.matmul(v, fixed.t()), eps=self.sn_eps)
-        sigma = torch.squeeze(torch.matmul(torch.matmul(v, mat.t()), u.t()))
+        v = F.normalize(torch.matmul(self.u0, mat.detach()), eps=self.sn_eps)
+        wv = torch.matmul(v, mat.t())  # (1, out); the reference computes it twice, once without gradient
+        u = F.normalize(wv.detach(), eps=self.sn_eps)
+        sigma = torch.squeeze(torch.matmul(wv, u.t()))
         if self.training:
             with torch.no_grad():
                 self.u0.copy_(u)
