@@ -8,6 +8,8 @@ from typing import Any
 from torch import nn
 
 from ..errors import GanpriorError
+from .biggan import BigGANDiscriminator, BigGANGenerator
+from .biggan_deep import BigGANDeepGenerator
 from .dcgan import DCGANGenerator
 from .pggan import PGGANDiscriminator, PGGANGenerator
 from .sngan import SNGANDiscriminator, SNGANGenerator
@@ -15,6 +17,9 @@ from .staged import StagedDiscriminator, StagedGenerator, map_tensors
 from .stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "biggan": BigGANGenerator,
+    "biggan-d": BigGANDiscriminator,
+    "biggan-deep": BigGANDeepGenerator,
     "dcgan": DCGANGenerator,
     "pggan": PGGANGenerator,
     "pggan-d": PGGANDiscriminator,
@@ -37,6 +42,9 @@ def build(arch: str, config: dict[str, Any]) -> nn.Module:
 
 __all__ = [
     "ARCHITECTURES",
+    "BigGANDeepGenerator",
+    "BigGANDiscriminator",
+    "BigGANGenerator",
     "DCGANGenerator",
     "PGGANDiscriminator",
     "PGGANGenerator",
