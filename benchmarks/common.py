@@ -43,14 +43,14 @@ def default_patchcore(seed: int) -> PatchCore:
 class Resources:
     """What the suites measure on, each as the function they call (defaults: the real ones).
 
-    model(name, device) -> Prior; model_names() -> the zoo's names; dataset(name, split, resolution,
+    model(name, device) -> Prior; model_cards() -> the zoo's cards; dataset(name, split, resolution,
     channels) -> ImageSet; lfw_faces(count) / color_faces() -> [(name, PIL image)]; texture_crops(name,
     split, size, count, seed) -> (N, 1, size, size) and defective_crops(name, split, size, defective,
     normal, seed) -> (images, masks), both in [-1, 1]; patchcore(seed) -> an unfitted PatchCore.
     """
 
     model: Callable[[str, str], Prior] = zoo.load
-    model_names: Callable[[], list[str]] = zoo.model_names
+    model_cards: Callable[[], list[dict[str, Any]]] = zoo.model_cards
     dataset: Callable[[str, str, int, int], ImageSet] = load_dataset
     lfw_faces: Callable[[int], Photos] = examples.lfw_faces
     color_faces: Callable[[], Photos] = examples.color_faces

@@ -70,14 +70,16 @@ class Subject:
 
 
 def test_images(name: str, count: int, seed: int) -> tuple[str, Tensor]:
-    """``count`` held-out images for zoo model ``name``: a seeded draw from its dataset's test split."""
+    """``count`` held-out images for zoo model ``name``: a seeded draw from its dataset's test split at
+    the model's resolution and channels (face64: LFW photographs fitted to it)."""
     if name == "face64":
         prior = resources().model("face64", "cpu")
         return "LFW real faces (gray)", examples.fit_to_prior(
             [img for _, img in resources().lfw_faces(count)], prior
         )
     dataset = {"fashion32": "fashion-mnist", "emoji64": "emoji"}[name]
-    data = test_split(dataset, *{"fashion32": (32, 1), "emoji64": (64, 3)}[name])
+    card = next(c for c in resources().model_cards() if c["name"] == name)
+    data = test_split(dataset, card["resolution"], card["channels"])
     index = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
     return f"{dataset} test split", data.images[index]
 
@@ -91,7 +93,8 @@ PLAN = {  # model: (images, tasks, methods)
 
 def in_zoo(names: Sequence[str] = tuple(PLAN)) -> list[str]:
     """The models among ``names`` that are in the zoo (the trained ones may be missing)."""
-    return [name for name in names if name in resources().model_names()]
+    known = {card["name"] for card in resources().model_cards()}
+    return [name for name in names if name in known]
 
 
 def subjects(options: BenchOptions, names: Sequence[str] = tuple(PLAN)) -> list[Subject]:

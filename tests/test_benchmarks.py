@@ -2,9 +2,9 @@
 
 The suites reach models, datasets, photographs, texture crops and PatchCore through
 ``benchmarks.common.RESOURCES``; here it holds tiny random stand-ins: for every zoo model a tiny
-generator (+ discriminator where the real model has one) with the real card (resolution, channels,
-classes, stored calibration), random images for datasets and photos, and a cheap random feature
-network for PatchCore. The one feature network the library builds itself (VGG16, DGP's features for a
+generator (+ discriminator where the real model has one) with the real card (channels, classes, stored
+calibration; 64 px models at 16 or 32 px), random images for datasets and photos, and a cheap random
+feature network for PatchCore. The one feature network the library builds itself (VGG16, DGP's features for a
 prior without a discriminator) is replaced by a cheap one as well. The shipped classifiers are real.
 """
 
@@ -27,25 +27,27 @@ from benchmarks.__main__ import run
 from benchmarks.common import BenchOptions, Resources
 from benchmarks.suites import SUITES
 from conftest import tiny_generator
-from ganprior import features, zoo
+from ganprior import features, sources, zoo
 from ganprior.checkpoint import Prior
 from ganprior.data import ImageSet
 from ganprior.models import SNGANDiscriminator
 from ganprior.patchcore import PatchCore
 from ganprior.physics import DEFECT_KINDS, paint_defects
 
-CARDS = {card["name"]: card for card in zoo.model_cards()}
-# face64's benchmark images are photographs fitted to the prior, so its stand-in can be smaller (16× fewer
-# pixels for DIP, the costliest row); the others keep their resolution (fixed dataset sizes, classifiers).
-RESOLUTION = {"face64": 16}
+# The suites take their images at the model's resolution, so the 64 px models' stand-ins can be smaller
+# (DIP, the costliest row, runs at the image size); the 32 px ones stay (texture crops are 32 px).
+RESOLUTION = {"face64": 16, "emoji64": 32}
+CARDS = {
+    card["name"]: card | {"resolution": RESOLUTION.get(card["name"], card["resolution"])}
+    for card in zoo.model_cards()
+}
 
 
 def tiny_model(name: str, device: str = "cpu") -> Prior:
-    """A tiny random prior shaped like zoo model ``name`` (channels, classes, D or not, the card's
-    resolution unless ``RESOLUTION`` says otherwise)."""
+    """A tiny random prior shaped like zoo model ``name`` by its stand-in card (resolution, channels,
+    classes, stored calibration; a discriminator where the real model has one)."""
     card = dict(CARDS[name])
-    res = card["resolution"] = RESOLUTION.get(name, card["resolution"])
-    channels, classes = card["channels"], len(card.get("classes") or [])
+    res, channels, classes = card["resolution"], card["channels"], len(card.get("classes") or [])
     g = tiny_generator(len(name), res, channels, classes)
     d = None
     if card["discriminator"]:
@@ -118,11 +120,17 @@ def cheap_vgg_metric(device: torch.device | str = "cpu", blocks: int = 4) -> fea
     return features.FeatureMetric(CheapFeatures(3).to(device), 3, 8, "mse", "vgg16 stand-in")
 
 
+def _refuse(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError("a suite reached a real model or a download past benchmarks.common.RESOURCES")
+
+
 @pytest.fixture
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> Resources:
+    """``RESOURCES`` and the library's VGG16 swapped for the stand-ins; a zoo model, a registry download
+    or a cached registry file reached any other way fails the test."""
     tiny = Resources(
         model=tiny_model,
-        model_names=lambda: list(CARDS),
+        model_cards=lambda: list(CARDS.values()),
         dataset=tiny_dataset,
         lfw_faces=tiny_lfw,
         color_faces=tiny_color_faces,
@@ -132,6 +140,8 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> Resources:
     )
     monkeypatch.setattr(benchmarks.common, "RESOURCES", tiny)
     monkeypatch.setattr(features, "vgg_metric", cheap_vgg_metric)
+    monkeypatch.setattr(zoo, "load", _refuse)
+    monkeypatch.setattr(sources.Package, "fetch", _refuse)
     return tiny
 
 
