@@ -3,7 +3,8 @@ declaration, and the restoration rows most suites are made of.
 
 A suite is a ``Suite``: ``run(options) -> list[Table]`` and the table names it writes, known before it
 runs (the runner refuses to overwrite them without ``--overwrite``). Benchmarks measure; tests assert
-behaviour. They use only ganprior's public API.
+behaviour. They use only ganprior's public API, and reach models, datasets, photographs, texture crops
+and the PatchCore baseline through ``resources()`` (the real ones; the smoke test swaps in tiny stand-ins).
 """
 
 from __future__ import annotations
@@ -16,15 +17,54 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import Tensor
 
+from ganprior import examples, zoo
+from ganprior import texture_crops as crops
 from ganprior.checkpoint import Prior
 from ganprior.data import ImageSet, load_dataset
 from ganprior.files import write_whole
 from ganprior.metrics import median
+from ganprior.patchcore import PatchCore
 from ganprior.physics import make_mask
 from ganprior.pipeline import restore
 from ganprior.report import write_json
+
+Photos = list[tuple[str, Image.Image]]
+
+
+def default_patchcore(seed: int) -> PatchCore:
+    """The PatchCore baseline as the anomaly suites run it (EfficientNet-Lite0 features)."""
+    return PatchCore(seed=seed)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the suites measure on, each as the function they call (defaults: the real ones).
+
+    model(name, device) -> Prior; model_cards() -> the zoo's cards; dataset(name, split, resolution,
+    channels) -> ImageSet; lfw_faces(count) / color_faces() -> [(name, PIL image)]; texture_crops(name,
+    split, size, count, seed) -> (N, 1, size, size) and defective_crops(name, split, size, defective,
+    normal, seed) -> (images, masks), both in [-1, 1]; patchcore(seed) -> an unfitted PatchCore.
+    """
+
+    model: Callable[[str, str], Prior] = zoo.load
+    model_cards: Callable[[], list[dict[str, Any]]] = zoo.model_cards
+    dataset: Callable[[str, str, int, int], ImageSet] = load_dataset
+    lfw_faces: Callable[[int], Photos] = examples.lfw_faces
+    color_faces: Callable[[], Photos] = examples.color_faces
+    texture_crops: Callable[..., Tensor] = crops.texture_crops
+    defective_crops: Callable[..., tuple[Tensor, Tensor]] = crops.defective_crops
+    patchcore: Callable[[int], PatchCore] = default_patchcore
+
+
+RESOURCES = Resources()
+
+
+def resources() -> Resources:
+    """The resources the suites use now (``RESOURCES``; a test replaces it)."""
+    return RESOURCES
 
 
 @dataclass
@@ -164,4 +204,4 @@ def free_form_mask(resolution: int, seed: int) -> Tensor:
 
 def test_split(dataset: str, resolution: int, channels: int) -> ImageSet:
     """The test split of a named dataset at ``resolution`` px with ``channels`` (the held-out images)."""
-    return load_dataset(dataset, "test", resolution, channels)
+    return resources().dataset(dataset, "test", resolution, channels)

@@ -10,12 +10,12 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganprior import examples, metrics, zoo
+from ganprior import examples, metrics
 from ganprior.checkpoint import Prior
 from ganprior.physics import TASKS, Operator, build_operator
 from ganprior.solvers import InvertConfig, invert
 
-from .common import BenchOptions, Suite, Table, restoration_rows
+from .common import BenchOptions, Suite, Table, resources, restoration_rows
 
 GENERATED, REAL, SPEED = "core_invert_face64_generated", "core_invert_face64_real", "core_speed_face64"
 
@@ -105,7 +105,7 @@ def reconstruction_row(
 
 def core_generated_suite(options: BenchOptions) -> list[Table]:
     """Plain inversion with face64 on its own samples (true latent known): reconstruction + the five tasks."""
-    prior = zoo.load("face64", options.device)
+    prior = resources().model("face64", options.device)
     count, steps = (4, 30) if options.quick else (16, None)
     generated = examples.prior_samples(prior, count, options.seed)
     rows = [reconstruction_row(prior, "generated", generated, steps, options.seed)]
@@ -116,10 +116,10 @@ def core_generated_suite(options: BenchOptions) -> list[Table]:
 
 def core_real_suite(options: BenchOptions) -> list[Table]:
     """Plain inversion with face64 on real face photographs (LFW, astronaut, Grace Hopper)."""
-    prior = zoo.load("face64", options.device)
+    prior = resources().model("face64", options.device)
     count, steps = (4, 30) if options.quick else (16, None)
-    lfw = examples.fit_to_prior([img for _, img in examples.lfw_faces(count)], prior)
-    color = examples.fit_to_prior([img for _, img in examples.color_faces()], prior)
+    lfw = examples.fit_to_prior([img for _, img in resources().lfw_faces(count)], prior)
+    color = examples.fit_to_prior([img for _, img in resources().color_faces()], prior)
     gray_tasks = [t for t in TASKS if t != "colorize"]
     rows = restoration_rows(prior, "LFW real faces (gray)", lfw, gray_tasks, ["invert"], steps, options.seed)
     rows += restoration_rows(
@@ -131,7 +131,7 @@ def core_real_suite(options: BenchOptions) -> list[Table]:
 
 def core_speed_suite(options: BenchOptions) -> list[Table]:
     """Batched inversion of 16 images against batch 1 (one image at a time), same steps: speed-up and GFLOP/s."""
-    prior = zoo.load("face64", options.device)
+    prior = resources().model("face64", options.device)
     count, steps = (4, 30) if options.quick else (16, 100)
     generated = examples.prior_samples(prior, count, options.seed)
     return [

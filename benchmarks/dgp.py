@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganprior import edit, examples, zoo
+from ganprior import edit, examples
 from ganprior.checkpoint import Prior
 from ganprior.classifier import load_classifier
 from ganprior.defense import dgp_defense, dip_defense, fgsm, invert_defense, pgd
@@ -43,6 +43,7 @@ from .common import (
     Table,
     free_form_mask,
     median_scores,
+    resources,
     restoration_rows,
     test_split,
 )
@@ -69,14 +70,16 @@ class Subject:
 
 
 def test_images(name: str, count: int, seed: int) -> tuple[str, Tensor]:
-    """``count`` held-out images for zoo model ``name``: a seeded draw from its dataset's test split."""
+    """``count`` held-out images for zoo model ``name``: a seeded draw from its dataset's test split at
+    the model's resolution and channels (face64: LFW photographs fitted to it)."""
     if name == "face64":
-        prior = zoo.load("face64")
+        prior = resources().model("face64", "cpu")
         return "LFW real faces (gray)", examples.fit_to_prior(
-            [img for _, img in examples.lfw_faces(count)], prior
+            [img for _, img in resources().lfw_faces(count)], prior
         )
     dataset = {"fashion32": "fashion-mnist", "emoji64": "emoji"}[name]
-    data = test_split(dataset, *{"fashion32": (32, 1), "emoji64": (64, 3)}[name])
+    card = next(c for c in resources().model_cards() if c["name"] == name)
+    data = test_split(dataset, card["resolution"], card["channels"])
     index = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
     return f"{dataset} test split", data.images[index]
 
@@ -90,7 +93,8 @@ PLAN = {  # model: (images, tasks, methods)
 
 def in_zoo(names: Sequence[str] = tuple(PLAN)) -> list[str]:
     """The models among ``names`` that are in the zoo (the trained ones may be missing)."""
-    return [name for name in names if name in zoo.model_names()]
+    known = {card["name"] for card in resources().model_cards()}
+    return [name for name in names if name in known]
 
 
 def subjects(options: BenchOptions, names: Sequence[str] = tuple(PLAN)) -> list[Subject]:
@@ -99,7 +103,7 @@ def subjects(options: BenchOptions, names: Sequence[str] = tuple(PLAN)) -> list[
     for name in in_zoo(names):
         count, tasks, methods = PLAN[name]
         data, images = test_images(name, 2 if options.quick else count, options.seed)
-        out.append(Subject(zoo.load(name, options.device), data, images, tasks, methods))
+        out.append(Subject(resources().model(name, options.device), data, images, tasks, methods))
     return out
 
 
@@ -323,7 +327,7 @@ def _in_batches(fn: Callable[[Tensor, int], Tensor], x: Tensor, size: int) -> Te
 
 def defense_suite(options: BenchOptions) -> list[Table]:
     """Adversarial defense on fashion32 (the paper's Table 5): clean, FGSM, PGD, and reconstructions."""
-    prior = zoo.load("fashion32", options.device)
+    prior = resources().model("fashion32", options.device)
     classifier = load_classifier("fashion32")
     count = 16 if options.quick else 500
     x, labels = labelled_test_images(count, options.seed + 1)
@@ -390,7 +394,7 @@ def defense_suite(options: BenchOptions) -> list[Table]:
 
 def transfer_suite(options: BenchOptions) -> list[Table]:
     """Category transfer on fashion32: how often the project's classifier sees the target class."""
-    prior = zoo.load("fashion32", options.device)
+    prior = resources().model("fashion32", options.device)
     classifier = load_classifier("fashion32")
     count = 4 if options.quick else 20
     x, labels = labelled_test_images(count, options.seed + 2)

@@ -17,19 +17,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganprior import examples, zoo
+from ganprior import examples
 from ganprior.anomaly import anomaly_maps, auroc, dice_iou, image_scores, per_image_auroc
 from ganprior.checkpoint import Prior
 from ganprior.metrics import median
-from ganprior.patchcore import PatchCore
 from ganprior.physics import DEFECT_KINDS, Corruption, Mask, make_mask
 from ganprior.pipeline import measure, restore
 from ganprior.robust import model_lambda
 from ganprior.solvers import InvertConfig, Result, invert
 from ganprior.solvers.rgi import CONFIGS, RGIConfig, preset, rgi
-from ganprior.texture_crops import TEXTURES, defective_crops, texture_crops
+from ganprior.texture_crops import TEXTURES
 
-from .common import BenchOptions, Suite, Table, median_scores, test_split
+from .common import BenchOptions, Suite, Table, median_scores, resources, test_split
 
 LAMBDA_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 CALIBRATION_CROPS = 12  # normal held-out crops per texture: half for λ, half for the thresholds
@@ -43,7 +42,7 @@ def inpaint_images(model: str, prior: Prior, count: int, calibration: bool = Fal
     """Held-out real images for ``model``: LFW faces (face64) or Fashion-MNIST test images (fashion32),
     (N, C, H, W). ``calibration``: the last 8 of the set instead, never benchmarked."""
     if model == "face64":
-        faces = examples.lfw_faces(100)
+        faces = resources().lfw_faces(100)
         chosen = faces[-8:] if calibration else faces[:count]
         return examples.fit_to_prior([img for _, img in chosen], prior)
     test = test_split("fashion-mnist", prior.generator.resolution, prior.generator.channels).images
@@ -81,7 +80,7 @@ def mask_ious(detected: Tensor, clean: Tensor, observed: Tensor, masks: Tensor) 
 
 def corrupted_set(model: str, options: BenchOptions, count: int) -> tuple[Prior, Tensor, Tensor, Tensor]:
     """The model and its first ``count`` held-out images, clean, with their stroke masks and observations."""
-    prior = zoo.load(model, options.device)
+    prior = resources().model(model, options.device)
     clean = inpaint_images(model, prior, count)
     masks, observed = corrupt(clean, options.seed)
     return prior, clean, masks, observed
@@ -243,7 +242,7 @@ def lambda_table(
 def defect_set(texture: str, count: int, normal: int, seed: int) -> tuple[Tensor, Tensor]:
     """``count`` held-out crops with one defect each (the kinds in turn) followed by ``normal`` clean
     held-out crops: images (N, 1, 32, 32) and true masks (N, 1, 32, 32)."""
-    return defective_crops(texture, "test", 32, count, normal, seed)
+    return resources().defective_crops(texture, "test", 32, count, normal, seed)
 
 
 def _metrics(maps: Tensor, masks: Tensor, threshold: float) -> dict[str, float]:
@@ -288,7 +287,7 @@ def anomaly_rows(
     prior: Prior, texture: str, count: int, normal: int, steps: int | None, seed: int
 ) -> list[dict]:
     images, masks = defect_set(texture, count, normal, seed)
-    calibration_set = texture_crops(texture, "test", 32, CALIBRATION_CROPS, seed + 1)
+    calibration_set = resources().texture_crops(texture, "test", 32, CALIBRATION_CROPS, seed + 1)
     rows = []
     detectors: dict[str, Callable[[], tuple[Tensor, float]]] = {}
     for method in (*CONFIGS, "residual"):
@@ -305,7 +304,7 @@ def anomaly_rows(
         return _oracle_maps(prior, images, masks, steps, seed), normal_threshold(normal_maps)
 
     def patchcore() -> tuple[Tensor, float]:
-        model = PatchCore(seed=seed).fit(texture_crops(texture, "train", 32, 500, seed))
+        model = resources().patchcore(seed).fit(resources().texture_crops(texture, "train", 32, 500, seed))
         return model.maps(images), normal_threshold(model.maps(calibration_set))
 
     def reference_rrgi() -> tuple[Tensor, float]:
@@ -350,7 +349,7 @@ ANOMALY_PROTOCOL = (
 def anomaly_suite(texture: str) -> Callable[[BenchOptions], list[Table]]:
     def suite(options: BenchOptions) -> list[Table]:
         count, normal, steps = (5, 3, 60) if options.quick else (10, 5, None)
-        prior = zoo.load(f"{texture}32", options.device)
+        prior = resources().model(f"{texture}32", options.device)
         rows = anomaly_rows(prior, texture, count, normal, steps, options.seed)
         title = f"Pixel-wise anomaly detection on synthetic defects ({texture}32)"
         protocol = ANOMALY_PROTOCOL.format(count=count, normal=normal)
@@ -365,7 +364,7 @@ def lambda_anomaly_suite(options: BenchOptions) -> list[Table]:
     count, normal, steps = (5, 3, 60) if options.quick else (10, 5, None)
     texture = TEXTURES[0]
     rows = lambda_anomaly_rows(
-        zoo.load(f"{texture}32", options.device), texture, count, normal, steps, options.seed
+        resources().model(f"{texture}32", options.device), texture, count, normal, steps, options.seed
     )
     return [
         Table(
@@ -382,7 +381,9 @@ def lambda_anomaly_rows(
     prior: Prior, texture: str, count: int, normal: int, steps: int | None, seed: int
 ) -> list[dict]:
     images, masks = defect_set(texture, count, normal, seed)
-    normal_crops = texture_crops(texture, "test", 32, CALIBRATION_CROPS, seed + 1)[CALIBRATION_CROPS // 2 :]
+    normal_crops = resources().texture_crops(texture, "test", 32, CALIBRATION_CROPS, seed + 1)[
+        CALIBRATION_CROPS // 2 :
+    ]
     base = model_lambda(prior, "rrgi")
     rows = []
     for factor in LAMBDA_FACTORS[::2]:

@@ -11,6 +11,8 @@ Images (N, C, H, W) in [-1, 1] are resized to ``input_size`` before the network.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import kornia
 import torch
 from torch import Tensor, nn
@@ -19,10 +21,19 @@ from .models.efficientnet import efficientnet_lite0_features
 
 
 class PatchCore:
-    """``fit(normal)`` builds the memory bank; ``maps(images)`` -> anomaly maps (N, 1, H, W)."""
+    """``fit(normal)`` builds the memory bank; ``maps(images)`` -> anomaly maps (N, 1, H, W).
 
-    def __init__(self, input_size: int = 128, bank_size: int = 20_000, seed: int = 0) -> None:
-        self.net = efficientnet_lite0_features((2, 4))
+    net: images (N, C, input_size, input_size) -> (shallow, deep) feature maps, the shallow one at 1/4
+    of ``input_size``; default EfficientNet-Lite0 blocks 2 and 4."""
+
+    def __init__(
+        self,
+        input_size: int = 128,
+        bank_size: int = 20_000,
+        seed: int = 0,
+        net: Callable[[Tensor], Sequence[Tensor]] | None = None,
+    ) -> None:
+        self.net = efficientnet_lite0_features((2, 4)) if net is None else net
         self.input_size, self.bank_size, self.seed = input_size, bank_size, seed
         self.bank: Tensor | None = None
 
