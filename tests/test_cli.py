@@ -287,3 +287,22 @@ def test_reconstruct_works_for_every_method(method, photo, tiny_checkpoint, tmp_
     assert np.array_equal(
         restored, np.asarray(Image.open(out / "photo_raw.png"))
     )  # the generator's own image
+
+
+def test_restore_warns_about_an_inverted_mask_and_reads_it_with_mask_fill_white(
+    photo, tiny_checkpoint, tmp_path, capsys
+):
+    image, mask = photo
+    lama = tmp_path / "lama.png"  # the same hole drawn as LaMa / OpenCV expect: white = fill
+    Image.fromarray(255 - np.asarray(Image.open(mask))).save(lama)
+    common = ["restore", image, "--task", "inpaint", "--model", tiny_checkpoint, "--steps", "2"]
+    code, _, err = run([*common, "--mask", lama, "--out", tmp_path / "a"], capsys)
+    assert code == 0 and "inverted" in err and "--mask-fill white" in err
+    code, _, err = run([*common, "--mask", lama, "--mask-fill", "white", "--out", tmp_path / "b"], capsys)
+    assert code == 0 and "warning" not in err
+    run([*common, "--mask", mask, "--out", tmp_path / "c"], capsys)
+    as_lama = json.loads((tmp_path / "b" / "photo.json").read_text())["mask"]
+    as_ours = json.loads((tmp_path / "c" / "photo.json").read_text())["mask"]
+    assert as_lama["fill"] == "white" and as_lama["fill_fraction"] == as_ours["fill_fraction"] < 0.5
+    same = [np.asarray(Image.open(tmp_path / d / "photo_observation.png")) for d in "bc"]
+    assert np.array_equal(*same)

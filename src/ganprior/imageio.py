@@ -9,6 +9,7 @@ gray, replication for gray -> RGB).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,20 +99,65 @@ def image_size(path: str | Path) -> tuple[int, int]:
         raise GanpriorError(f"cannot decode {path} as an image: {exc}") from exc
 
 
-def load_mask(path: str | Path, resolution: int, image_size: tuple[int, int] | None = None) -> Tensor:
-    """A mask PNG -> (1, resolution, resolution) in {0, 1}; white (> 50%) = known pixel, black = hole.
+MASK_FILLS = ("black", "white")
 
-    The mask is drawn on the input photo, so it must have the photo's size (``image_size``,
-    (width, height)); it is then fitted like the photo (centre crop, nearest resize).
-    """
+
+@dataclass(frozen=True)
+class DrawnMask:
+    """A mask as the user drew it, fitted to the model: ``known`` (1, resolution, resolution) in {0, 1}
+    (1 = known pixel), the colour that marked the area to fill, the fraction of the drawing to fill,
+    and whether grey levels were thresholded at 50%."""
+
+    known: Tensor
+    fill: str
+    fill_fraction: float
+    thresholded: bool
+
+    def warnings(self) -> list[str]:
+        """One line per sign that the mask may not say what the user meant."""
+        notes = []
+        if self.fill_fraction > 0.5:
+            other = "white" if self.fill == "black" else "black"
+            notes.append(
+                f"the mask fills {100 * self.fill_fraction:.0f}% of the image: is it inverted? "
+                f"(--mask-fill {self.fill} reads {self.fill} as the area to fill; try --mask-fill {other})"
+            )
+        if self.thresholded:
+            notes.append("the mask has grey levels: thresholded at 50%")
+        return notes
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "fill": self.fill,
+            "fill_fraction": round(self.fill_fraction, 4),
+            "thresholded": self.thresholded,
+        }
+
+
+def load_mask(
+    path: str | Path, resolution: int, image_size: tuple[int, int] | None = None, fill: str = "black"
+) -> DrawnMask:
+    """A mask PNG drawn on the input photo (at its size, ``image_size`` (width, height)) or at the
+    model's resolution, fitted like the photo (centre crop, nearest resize). ``fill``: the colour
+    that marks the area to fill (black: ganprior's and DGP's convention, white = known; white: the
+    convention of LaMa, OpenCV's inpaint and diffusers). Grey levels are thresholded at 50%."""
+    if fill not in MASK_FILLS:
+        raise GanpriorError(f"--mask-fill must be one of {', '.join(MASK_FILLS)}, not {fill!r}")
     image = open_image(path).convert("L")
-    if image_size is not None and image.size != tuple(image_size):
+    sizes = {(resolution, resolution)} | ({tuple(image_size)} if image_size is not None else set())
+    if image_size is not None and image.size not in sizes:
         raise GanpriorError(
-            f"mask {path} is {image.size[0]}×{image.size[1]} but the image is {image_size[0]}×{image_size[1]}; "
-            "draw the mask at the image's size (white = keep, black = fill)"
+            f"mask {path} is {image.size[0]}×{image.size[1]} but the image is {image_size[0]}×{image_size[1]} "
+            f"(and the model works at {resolution}×{resolution}); draw the mask at one of those sizes"
         )
-    array = np.asarray(fit(image, resolution, Image.Resampling.NEAREST), dtype=np.float32) / 255.0
-    return torch.from_numpy((array > 0.5).astype(np.float32))[None]
+    drawn = np.asarray(image, dtype=np.float32) / 255.0
+    to_fill = drawn <= 0.5 if fill == "black" else drawn > 0.5
+    thresholded = bool(((drawn > 0) & (drawn < 1)).any())
+    fitted = np.asarray(fit(image, resolution, Image.Resampling.NEAREST), dtype=np.float32) / 255.0
+    known = fitted > 0.5 if fill == "black" else fitted <= 0.5
+    return DrawnMask(
+        torch.from_numpy(known.astype(np.float32))[None], fill, float(to_fill.mean()), thresholded
+    )
 
 
 def to_uint8(image: Tensor) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from tqdm import tqdm
 from ..checkpoint import Prior
 from ..edit import Reconstruction
 from ..errors import GanpriorError
-from ..imageio import collect_images, image_size, load_images, load_mask, save_image
+from ..imageio import MASK_FILLS, collect_images, image_size, load_images, load_mask, save_image
 from ..physics import TASK_HELP, TASKS, build_operator, observation_shape
 from ..pipeline import Restoration, restore
 from ..report import loss_curve, prepare_output_dir, save_restoration_outputs
@@ -52,9 +53,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_arguments(parser)
     parser.add_argument(
         "--mask",
-        help="inpainting mask PNG at the input's size: white = known, black = fill "
+        help="inpainting mask PNG at the input's size or the model's: black = fill, white = known (see "
+        "--mask-fill) "
         "(default: a centred square hole of 1/3 the side); with --method rgi/rrgi the mask is not given to "
         "the solver: it only says where --simulate corrupts the image (omit it for real corrupted inputs)",
+    )
+    parser.add_argument(
+        "--mask-fill",
+        choices=MASK_FILLS,
+        default="black",
+        help="the colour that marks the area to fill (default black: ganprior's and DGP's convention; "
+        "white for masks made for LaMa, OpenCV's inpaint or diffusers). A mask that fills more than half "
+        "the image gets a warning; grey levels are thresholded at 50%%",
     )
     parser.add_argument(
         "--factor", type=int, default=4, help="super-resolution factor (sr, hybrid; default 4)"
@@ -105,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         )
     prior = load_model(args)
     g = prior.generator
-    mask = None
+    mask, mask_info = None, None
     if args.mask:
         if args.task not in {"inpaint", "hybrid"}:
             raise GanpriorError(f"--mask is for inpaint and hybrid, not {args.task}")
@@ -115,7 +125,10 @@ def run(args: argparse.Namespace) -> int:
                 "one --mask needs inputs of one size; these differ: "
                 + ", ".join(f"{w}×{h}" for w, h in sizes)
             )
-        mask = load_mask(args.mask, g.resolution, sizes.pop())
+        drawn = load_mask(args.mask, g.resolution, sizes.pop(), args.mask_fill)
+        for warning in drawn.warnings():
+            print(f"ganprior restore: warning: {warning}", file=sys.stderr)
+        mask, mask_info = drawn.known, {"file": str(args.mask), **drawn.describe()}
     operator = build_operator(
         args.task, g.resolution, g.channels, mask=mask, factor=args.factor, sigma=args.sigma
     )
@@ -177,6 +190,8 @@ def run(args: argparse.Namespace) -> int:
             "loss_curve": loss_curve(result.result.losses[:, i]),
             "metrics": {k: float(v[i]) for k, v in result.metrics.items()},
         }
+        if mask_info is not None:
+            report["mask"] = mask_info
         if args.task == "reconstruct":  # what `ganprior edit` needs to start from this fit
             report["reconstruction"] = _save_reconstruction(
                 result, i, prior, out / f"{path.stem}_latent.safetensors", settings
