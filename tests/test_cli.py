@@ -306,3 +306,34 @@ def test_restore_warns_about_an_inverted_mask_and_reads_it_with_mask_fill_white(
     assert as_lama["fill"] == "white" and as_lama["fill_fraction"] == as_ours["fill_fraction"] < 0.5
     same = [np.asarray(Image.open(tmp_path / d / "photo_observation.png")) for d in "bc"]
     assert np.array_equal(*same)
+
+
+def test_sigterm_mid_folder_leaves_whole_files_and_a_report(photo, tiny_checkpoint, tmp_path):
+    """A run killed between images keeps the finished ones whole, lists what was done, exits 130."""
+    import signal
+    import time
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"p{i}.png").write_bytes(photo[0].read_bytes())
+    out = tmp_path / "out"
+    args = ["restore", folder, "--task", "denoise", "--model", tiny_checkpoint, "--batch-size", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganprior.cli", *map(str, args), "--steps", "3000", "--out", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "p0.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    report = json.loads((out / "report.json").read_text())
+    assert report["interrupted"] and report["done"] and len(report["done"]) + len(report["not_done"]) == 3
+    for done in report["done"]:
+        stem = Path(done).stem
+        assert json.loads((out / f"{stem}.json").read_text())["input"] == done
+        Image.open(out / f"{stem}_restored.png").verify()
+    assert not list(out.glob("*.part")) and "Traceback" not in err

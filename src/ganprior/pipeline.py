@@ -50,6 +50,24 @@ def resolve_device(name: str) -> torch.device:
         raise GanpriorError(f"unknown device {name!r}; use cpu or cuda") from exc
 
 
+def resolve_config(
+    prior: Prior,
+    task: str,
+    method: str,
+    steps: int | None = None,
+    seed: int = 0,
+    options: dict[str, object] | None = None,
+) -> SolverConfig:
+    """``method``'s settings for ``task`` on ``prior``: its preset (``Config.for_task``) with ``steps``
+    (None: the preset's), ``seed`` and ``options`` (``--method-option``, by field name) applied."""
+    spec = get_method(method)
+    if spec.tasks is not None and task not in spec.tasks:
+        what = "mask-free inpainting and reconstruction" if spec.mask_free else " and ".join(spec.tasks)
+        raise GanpriorError(f"{method} does {what}: use --task {spec.tasks[0]}, not {task}")
+    overrides = {"seed": seed} | ({} if steps is None else {"steps": steps}) | (options or {})
+    return spec.config.for_task(task, prior, **overrides)
+
+
 def restore(
     prior: Prior,
     images: Tensor,
@@ -65,6 +83,7 @@ def restore(
     seed: int = 0,
     batch_size: int = 16,
     callback: Callable[[int, int], Callback] | None = None,
+    on_batch: Callable[[list[int], Restoration], None] | None = None,
     options: dict[str, object] | None = None,
     config: SolverConfig | None = None,
 ) -> Restoration:
@@ -72,17 +91,14 @@ def restore(
 
     images: clean images (N, C, H, W) when ``simulate`` (they are degraded here, seeded, and serve
     as the reference), else observations already shaped as the task's operator outputs them.
-    mask: (N or 1, 1, H, W) for inpainting. callback(batch_index, batch_count) -> a per-step Callback.
+    mask: (N or 1, 1, H, W) for inpainting. callback(batch_index, batch_count) -> a per-step Callback;
+    on_batch(indices, restoration of those images) is called as each batch finishes (to write results
+    while the rest still runs).
     config: the method's settings; by default its preset for the task (``Config.for_task``) with
     ``steps`` (None: the preset's), ``seed`` and ``options`` (``--method-option``, by field name).
     """
     spec = get_method(method)
-    if spec.tasks is not None and task not in spec.tasks:
-        what = "mask-free inpainting and reconstruction" if spec.mask_free else " and ".join(spec.tasks)
-        raise GanpriorError(f"{method} does {what}: use --task {spec.tasks[0]}, not {task}")
-    if config is None:
-        overrides = {"seed": seed} | ({} if steps is None else {"steps": steps}) | (options or {})
-        config = spec.config.for_task(task, prior, **overrides)
+    config = config or resolve_config(prior, task, method, steps, seed, options)
     g = prior.generator
     device = next(g.parameters()).device
     operator = build_operator(task, g.resolution, g.channels, mask=mask, factor=factor, sigma=sigma)
@@ -101,14 +117,22 @@ def restore(
     for b, start in enumerate(starts):
         index = list(range(start, min(start + batch_size, n)))
         step_callback = callback(b, len(starts)) if callback else None
-        results.append(
-            spec.solve(prior, observation[index], operator.select(index), config, callback=step_callback)
-        )
-    result = Result.concat(results)
+        part = operator.select(index)
+        results.append(spec.solve(prior, observation[index], part, config, callback=step_callback))
+        if on_batch is not None:
+            batch_reference = None if reference is None else reference[index]
+            on_batch(index, _finish(observation[index], results[-1], part, config, batch_reference))
+    return _finish(observation, Result.concat(results), operator, config, reference)
+
+
+def _finish(
+    observation: Tensor, result: Result, operator: Operator, config: SolverConfig, reference: Tensor | None
+) -> Restoration:
+    """A solver's result projected onto the observation, measured against ``reference`` if known."""
     # a method that located the corrupted pixels itself keeps the observation everywhere else
     projector = operator.given_detection(result.mask) if result.mask is not None else operator
     restored = projector.project(result.image, observation).clamp(-1, 1)
     out = Restoration(observation, result.image, restored, operator, result, config)
     if reference is not None:
-        out.metrics = measure(restored, reference.to(device), operator)
+        out.metrics = measure(restored, reference.to(restored.device), operator)
     return out

@@ -15,8 +15,8 @@ from ..edit import Reconstruction
 from ..errors import GanpriorError
 from ..imageio import MASK_FILLS, collect_images, image_size, load_images, load_mask, save_image
 from ..physics import TASK_HELP, TASKS, build_operator, observation_shape
-from ..pipeline import Restoration, restore
-from ..report import loss_curve, prepare_output_dir, save_restoration_outputs
+from ..pipeline import Restoration, resolve_config, restore
+from ..report import loss_curve, prepare_output_dir, save_restoration_outputs, write_json
 from ..solvers import METHODS
 from . import COMMANDS
 from .common import add_model_arguments, load_model, parse_options
@@ -140,8 +140,12 @@ def run(args: argparse.Namespace) -> int:
     reference = load_images(references, g.resolution, g.channels) if references else None
     out = prepare_output_dir(args.out, args.overwrite)
 
+    options = parse_options(args.method_option, "--method-option")
+    config = resolve_config(prior, args.task, args.method, args.steps, args.seed, options)
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}
+    reference_images = images if args.simulate else reference
     bar = tqdm(
-        total=len(paths) * (args.steps or 0) or None,
+        total=len(paths) * config.steps if config.steps else None,
         desc=f"{args.method} {args.task}",
         unit="step",
         dynamic_ncols=True,
@@ -159,63 +163,87 @@ def run(args: argparse.Namespace) -> int:
         return on_step
 
     started = time.perf_counter()
-    result = restore(
-        prior,
-        images,
-        args.task,
-        args.method,
-        simulate=args.simulate,
-        reference=reference,
-        mask=mask,
-        factor=args.factor,
-        sigma=args.sigma,
-        steps=args.steps,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        callback=per_batch,
-        options=parse_options(args.method_option, "--method-option"),
-    )
+    done: list[Path] = []
+
+    def write_batch(index: list[int], part: Restoration) -> None:
+        seconds = (time.perf_counter() - started) / (len(done) + len(index))
+        for j, i in enumerate(index):
+            reference_image = reference_images[i] if reference_images is not None else None
+            _write_outputs(out, paths[i], part, j, prior, settings, mask_info, reference_image, seconds)
+            done.append(paths[i])
+
+    try:
+        result = restore(
+            prior,
+            images,
+            args.task,
+            args.method,
+            simulate=args.simulate,
+            reference=reference,
+            mask=mask,
+            factor=args.factor,
+            sigma=args.sigma,
+            batch_size=args.batch_size,
+            callback=per_batch,
+            on_batch=write_batch,
+            config=config,
+        )
+    except KeyboardInterrupt:
+        bar.close()
+        left = [str(p) for p in paths if p not in done]
+        write_json(
+            {"interrupted": True, "done": [str(p) for p in done], "not_done": left}, out / "report.json"
+        )
+        print(
+            f"interrupted: {len(done)} of {len(paths)} image(s) restored -> {out} (see report.json)",
+            file=sys.stderr,
+        )
+        raise
     bar.close()
     seconds = time.perf_counter() - started
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}
-    reference_images = images if args.simulate else reference
-    for i, path in enumerate(paths):
-        report = {
-            "input": str(path),
-            "settings": settings,
-            "model": prior.card,
-            "degradation": result.operator.describe(),
-            "method_config": result.config.to_dict(),
-            "seconds_per_image": seconds / len(paths),
-            "loss_curve": loss_curve(result.result.losses[:, i]),
-            "metrics": {k: float(v[i]) for k, v in result.metrics.items()},
-        }
-        if mask_info is not None:
-            report["mask"] = mask_info
-        if args.task == "reconstruct":  # what `ganprior edit` needs to start from this fit
-            report["reconstruction"] = _save_reconstruction(
-                result, i, prior, out / f"{path.stem}_latent.safetensors", settings
-            ).name
-        if result.result.mask is not None:  # mask-free methods: the detected mask, white = intact
-            report["detected_mask"] = save_image(
-                1 - 2 * result.result.mask[i], out / f"{path.stem}_mask.png"
-            ).name
-        save_restoration_outputs(
-            out,
-            path.stem,
-            result.observation[i],
-            result.raw[i],
-            result.restored[i],
-            reference_images[i] if reference_images is not None else None,
-            report,
-        )
     summary = (
-        f"restored {len(paths)} image(s) in {seconds:.1f} s ({seconds / len(paths):.2f} s/image) -> {out}"
+        f"restored {len(paths)} image(s) with {args.method} in {seconds:.1f} s "
+        f"({seconds / len(paths):.2f} s/image) -> {out}"
     )
     if result.metrics:
         summary += "; median " + ", ".join(f"{k} {v.median():.2f}" for k, v in result.metrics.items())
     print(summary)
     return 0
+
+
+def _write_outputs(
+    out: Path,
+    path: Path,
+    part: Restoration,
+    j: int,
+    prior: Prior,
+    settings: dict,
+    mask_info: dict | None,
+    reference: torch.Tensor | None,
+    seconds: float,
+) -> None:
+    """Image ``j`` of a finished batch ``part`` (input ``path``): its PNGs, JSON report and, for
+    reconstruct, its saved reconstruction."""
+    report = {
+        "input": str(path),
+        "settings": settings,
+        "model": prior.card,
+        "degradation": part.operator.describe(),
+        "method_config": part.config.to_dict(),
+        "seconds_per_image": seconds,
+        "loss_curve": loss_curve(part.result.losses[:, j]),
+        "metrics": {k: float(v[j]) for k, v in part.metrics.items()},
+    }
+    if mask_info is not None:
+        report["mask"] = mask_info
+    if settings["task"] == "reconstruct":  # what `ganprior edit` needs to start from this fit
+        name = f"{path.stem}_latent.safetensors"
+        report["reconstruction"] = _save_reconstruction(part, j, prior, out / name, settings).name
+    if part.result.mask is not None:  # mask-free methods: the detected mask, white = intact
+        report["detected_mask"] = save_image(1 - 2 * part.result.mask[j], out / f"{path.stem}_mask.png").name
+    save_restoration_outputs(
+        out, path.stem, part.observation[j], part.raw[j], part.restored[j], reference, report
+    )
 
 
 def _save_reconstruction(result: Restoration, i: int, prior: Prior, path: Path, settings: dict) -> Path:
