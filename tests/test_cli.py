@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import ganprior
@@ -63,9 +64,30 @@ def test_restore_writes_every_output(photo, tiny_checkpoint, tmp_path, capsys):
     report = json.loads((out / "photo.json").read_text())
     assert len(report["loss_curve"]) == 5 and report["settings"]["task"] == "inpaint"
     restored = np.asarray(Image.open(out / "photo_restored.png"))
-    observation = np.asarray(Image.open(out / "photo_observation.png"))
-    known = np.asarray(Image.open(mask).crop((4, 0, 44, 40)).resize((16, 16), Image.Resampling.NEAREST)) > 127
-    assert np.array_equal(restored[known], observation[known])  # known pixels are kept
+    original = np.asarray(Image.open(image))
+    known = np.asarray(Image.open(mask)) > 127
+    assert restored.shape == original.shape  # back at the photo's own size
+    assert np.array_equal(restored[known], original[known])  # the photo's known pixels, bit for bit
+    assert not np.array_equal(restored[~known], original[~known])  # the hole comes from the model
+    assert report["frame"]["size"] == [48, 40] and report["frame"]["square"] == [4, 0, 44, 40]
+    assert np.asarray(Image.open(out / "photo_raw.png")).shape[:2] == (16, 16)  # the model's own output
+
+
+@pytest.mark.parametrize(
+    ("task", "fit", "size"),
+    [("denoise", "pad", (40, 48)), ("sr", "crop", (160, 192)), ("colorize", "crop", (40, 48))],
+)
+def test_results_come_back_at_the_photos_own_size(task, fit, size, photo, tiny_checkpoint, tmp_path, capsys):
+    """Every task writes NAME_restored.png in the photo's frame (sr: the input enlarged by the factor);
+    colorize keeps the photo's own luma at full resolution."""
+    out = tmp_path / "out"
+    args = ["restore", photo[0], "--task", task, "--fit", fit, "--model", tiny_checkpoint, "--steps", "2"]
+    assert run([*args, "--out", out], capsys)[0] == 0
+    restored = Image.open(out / "photo_restored.png")
+    assert restored.size[::-1] == size
+    if task == "colorize":
+        luma = np.asarray(restored.convert("L"), dtype=float)
+        assert np.abs(luma - np.asarray(Image.open(photo[0]).convert("L"), dtype=float)).max() <= 2
 
 
 def test_simulate_reports_metrics(photo, tiny_checkpoint, tmp_path, capsys):
@@ -96,7 +118,6 @@ def bad_inputs(tmp_path, photo, tiny_checkpoint):
     (tmp_path / "broken.png").write_bytes(b"not an image")
     Image.new("L", (10, 10), 255).save(tmp_path / "small_mask.png")
     wrong = tmp_path / "wrong.pt"
-    import torch
 
     torch.save({"stages.0.0.weight": torch.zeros(3, 3)}, wrong)
     (tmp_path / "full").mkdir()
@@ -247,7 +268,6 @@ def test_inspect_prints_what_the_file_holds(tiny_checkpoint, capsys):
 
 
 def test_convert_writes_a_file_with_identical_outputs(tiny_checkpoint, tmp_path, capsys):
-    import torch
 
     from ganprior import zoo
 
@@ -283,10 +303,12 @@ def test_reconstruct_works_for_every_method(method, photo, tiny_checkpoint, tmp_
         report["reconstruction"] == "photo_latent.safetensors" and (out / report["reconstruction"]).is_file()
     )
     assert report["degradation"] == "operator"  # nothing degraded
-    restored = np.asarray(Image.open(out / "photo_restored.png"))
-    assert np.array_equal(
-        restored, np.asarray(Image.open(out / "photo_raw.png"))
-    )  # the generator's own image
+    raw = torch.from_numpy(np.asarray(Image.open(out / "photo_raw.png"), dtype=np.float32))
+    restored = np.asarray(Image.open(out / "photo_restored.png"), dtype=np.float32)
+    enlarged = torch.nn.functional.interpolate(  # the generator's own image, enlarged into the square
+        raw.permute(2, 0, 1)[None], size=(40, 40), mode="bicubic", antialias=True
+    )[0].permute(1, 2, 0)
+    assert np.abs(restored[:, 4:44] - enlarged.clamp(0, 255).numpy()).max() <= 1.5
 
 
 def test_restore_warns_about_an_inverted_mask_and_reads_it_with_mask_fill_white(
@@ -337,3 +359,18 @@ def test_sigterm_mid_folder_leaves_whole_files_and_a_report(photo, tiny_checkpoi
         assert json.loads((out / f"{stem}.json").read_text())["input"] == done
         Image.open(out / f"{stem}_restored.png").verify()
     assert not list(out.glob("*.part")) and "Traceback" not in err
+
+
+def test_a_512px_jpeg_inpainted_keeps_its_known_pixels_exactly(tiny_checkpoint, tmp_path, capsys):
+    yy, xx = np.mgrid[0:512, 0:512]
+    rgb = np.stack([xx // 2, yy // 2, (xx + yy) // 4], axis=-1).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "photo_512.jpg", quality=90)
+    hole = np.full((512, 512), 255, np.uint8)
+    hole[200:330, 150:300] = 0
+    Image.fromarray(hole).save(tmp_path / "m.png")
+    args = ["restore", tmp_path / "photo_512.jpg", "--task", "inpaint", "--mask", tmp_path / "m.png"]
+    assert run([*args, "--model", tiny_checkpoint, "--steps", "2", "--out", tmp_path / "o"], capsys)[0] == 0
+    restored = np.asarray(Image.open(tmp_path / "o" / "photo_512_restored.png"))
+    original = np.asarray(Image.open(tmp_path / "photo_512.jpg"))
+    assert restored.shape == (512, 512, 3)
+    assert np.array_equal(restored[hole > 127], original[hole > 127])

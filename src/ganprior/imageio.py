@@ -67,27 +67,51 @@ def pil_to_tensor(image: Image.Image, channels: int) -> Tensor:
     return tensor[None] if channels == 1 else tensor.permute(2, 0, 1)
 
 
-def fit(
-    image: Image.Image, resolution: int, resample: Image.Resampling = Image.Resampling.LANCZOS
-) -> Image.Image:
-    """Centre crop to a square, then resize to ``resolution`` (Lanczos by default)."""
-    w, h = image.size
-    side = min(w, h)
+FITS = ("crop", "pad")
+
+
+def square_box(size: tuple[int, int], how: str = "crop") -> tuple[int, int, int, int]:
+    """The square (left, top, right, bottom) a (width, height) image is fitted through: the centred
+    crop of its short side (``crop``), or the centred square of its long side that holds the whole
+    image (``pad``; it reaches outside the image)."""
+    if how not in FITS:
+        raise GanpriorError(f"--fit must be one of {', '.join(FITS)}, not {how!r}")
+    w, h = size
+    side = min(w, h) if how == "crop" else max(w, h)
     left, top = (w - side) // 2, (h - side) // 2
-    square = image.crop((left, top, left + side, top + side))
-    if side == resolution:
+    return left, top, left + side, top + side
+
+
+def fit(
+    image: Image.Image,
+    resolution: int,
+    resample: Image.Resampling = Image.Resampling.LANCZOS,
+    how: str = "crop",
+) -> Image.Image:
+    """The image's ``square_box`` (padding by repeating the edge pixels), resized to ``resolution``
+    (Lanczos by default)."""
+    left, top, right, bottom = square_box(image.size, how)
+    if how == "crop":
+        square = image.crop((left, top, right, bottom))
+    else:
+        image = image.convert("RGBA") if image.mode == "P" else image  # a palette has no edge to repeat
+        array = np.asarray(image)
+        w, h = image.size
+        pad = [(-top, bottom - h), (-left, right - w)] + [(0, 0)] * (array.ndim - 2)
+        square = Image.fromarray(np.pad(array, pad, mode="edge"), image.mode)
+    if square.size[0] == resolution:
         return square
     return square.resize((resolution, resolution), resample)
 
 
-def load_image(path: str | Path, resolution: int, channels: int) -> Tensor:
-    """An image file fitted to a model: (channels, resolution, resolution) in [-1, 1]."""
-    return pil_to_tensor(fit(open_image(path), resolution), channels)
+def load_image(path: str | Path, resolution: int, channels: int, how: str = "crop") -> Tensor:
+    """An image file fitted to a model (``fit``): (channels, resolution, resolution) in [-1, 1]."""
+    return pil_to_tensor(fit(open_image(path), resolution, how=how), channels)
 
 
-def load_images(paths: Sequence[str | Path], resolution: int, channels: int) -> Tensor:
+def load_images(paths: Sequence[str | Path], resolution: int, channels: int, how: str = "crop") -> Tensor:
     """Image files fitted to a model: (N, channels, resolution, resolution) in [-1, 1]."""
-    return torch.stack([load_image(p, resolution, channels) for p in paths])
+    return torch.stack([load_image(p, resolution, channels, how) for p in paths])
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
@@ -106,12 +130,14 @@ MASK_FILLS = ("black", "white")
 class DrawnMask:
     """A mask as the user drew it, fitted to the model: ``known`` (1, resolution, resolution) in {0, 1}
     (1 = known pixel), the colour that marked the area to fill, the fraction of the drawing to fill,
-    and whether grey levels were thresholded at 50%."""
+    whether grey levels were thresholded at 50%, and, for a mask drawn at the photo's size, its known
+    pixels there (1, H, W) (for pasting the result back into the photo)."""
 
     known: Tensor
     fill: str
     fill_fraction: float
     thresholded: bool
+    known_at_photo_size: Tensor | None = None
 
     def warnings(self) -> list[str]:
         """One line per sign that the mask may not say what the user meant."""
@@ -135,7 +161,11 @@ class DrawnMask:
 
 
 def load_mask(
-    path: str | Path, resolution: int, image_size: tuple[int, int] | None = None, fill: str = "black"
+    path: str | Path,
+    resolution: int,
+    image_size: tuple[int, int] | None = None,
+    fill: str = "black",
+    how: str = "crop",
 ) -> DrawnMask:
     """A mask PNG drawn on the input photo (at its size, ``image_size`` (width, height)) or at the
     model's resolution, fitted like the photo (centre crop, nearest resize). ``fill``: the colour
@@ -153,10 +183,18 @@ def load_mask(
     drawn = np.asarray(image, dtype=np.float32) / 255.0
     to_fill = drawn <= 0.5 if fill == "black" else drawn > 0.5
     thresholded = bool(((drawn > 0) & (drawn < 1)).any())
-    fitted = np.asarray(fit(image, resolution, Image.Resampling.NEAREST), dtype=np.float32) / 255.0
+    at_photo_size = image_size is not None and image.size == tuple(image_size)
+    if at_photo_size or image.size != (resolution, resolution):
+        fitted = np.asarray(fit(image, resolution, Image.Resampling.NEAREST, how), dtype=np.float32) / 255.0
+    else:
+        fitted = drawn  # drawn at the model's resolution: already fitted
     known = fitted > 0.5 if fill == "black" else fitted <= 0.5
     return DrawnMask(
-        torch.from_numpy(known.astype(np.float32))[None], fill, float(to_fill.mean()), thresholded
+        torch.from_numpy(known.astype(np.float32))[None],
+        fill,
+        float(to_fill.mean()),
+        thresholded,
+        torch.from_numpy((~to_fill).astype(np.float32))[None] if at_photo_size else None,
     )
 
 

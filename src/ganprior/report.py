@@ -93,13 +93,15 @@ def save_restoration_outputs(
     restored: Tensor,
     reference: Tensor | None,
     report: dict[str, Any],
+    full: Tensor | None = None,
 ) -> dict[str, str]:
-    """Write one image's PNGs (observation, raw, restored, side-by-side) and its JSON report."""
+    """Write one image's PNGs (observation, raw, restored, side-by-side) and its JSON report;
+    ``full``: the restoration at the photo's own size, written as the restored PNG instead."""
     side = restored.shape[-1]
     files = {
         "observation": save_image(observation, out / f"{stem}_observation.png"),
         "raw": save_image(raw, out / f"{stem}_raw.png"),
-        "restored": save_image(restored, out / f"{stem}_restored.png"),
+        "restored": save_image(restored if full is None else full, out / f"{stem}_restored.png"),
     }
     shown = [upscale_to(observation[None], side)[0], raw, restored]
     captions = ["observation", "generator", "restored"]

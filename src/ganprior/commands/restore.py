@@ -13,7 +13,8 @@ from tqdm import tqdm
 from ..checkpoint import Prior
 from ..edit import Reconstruction
 from ..errors import GanpriorError
-from ..imageio import MASK_FILLS, collect_images, image_size, load_images, load_mask, save_image
+from ..imageio import FITS, MASK_FILLS, collect_images, image_size, load_images, load_mask, save_image
+from ..paste import paste_back
 from ..physics import TASK_HELP, TASKS, build_operator, observation_shape
 from ..pipeline import Restoration, resolve_config, restore
 from ..report import loss_curve, prepare_output_dir, save_restoration_outputs, write_json
@@ -57,6 +58,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--mask-fill) "
         "(default: a centred square hole of 1/3 the side); with --method rgi/rrgi the mask is not given to "
         "the solver: it only says where --simulate corrupts the image (omit it for real corrupted inputs)",
+    )
+    parser.add_argument(
+        "--fit",
+        choices=FITS,
+        default="crop",
+        help="how a non-square photo is fitted to the model's square: crop (the centre square, default) or "
+        "pad (the whole photo, its edges repeated); the result is put back at the photo's own size "
+        "(NAME_restored.png; the model's own output is NAME_raw.png)",
     )
     parser.add_argument(
         "--mask-fill",
@@ -115,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         )
     prior = load_model(args)
     g = prior.generator
-    mask, mask_info = None, None
+    mask, mask_info, photo_known = None, None, None
     if args.mask:
         if args.task not in {"inpaint", "hybrid"}:
             raise GanpriorError(f"--mask is for inpaint and hybrid, not {args.task}")
@@ -125,19 +134,20 @@ def run(args: argparse.Namespace) -> int:
                 "one --mask needs inputs of one size; these differ: "
                 + ", ".join(f"{w}×{h}" for w, h in sizes)
             )
-        drawn = load_mask(args.mask, g.resolution, sizes.pop(), args.mask_fill)
+        drawn = load_mask(args.mask, g.resolution, sizes.pop(), args.mask_fill, args.fit)
         for warning in drawn.warnings():
             print(f"ganprior restore: warning: {warning}", file=sys.stderr)
         mask, mask_info = drawn.known, {"file": str(args.mask), **drawn.describe()}
+        photo_known = drawn.known_at_photo_size
     operator = build_operator(
         args.task, g.resolution, g.channels, mask=mask, factor=args.factor, sigma=args.sigma
     )
     if args.simulate:
-        images = load_images(paths, g.resolution, g.channels)
+        images = load_images(paths, g.resolution, g.channels, args.fit)
     else:
         channels, side = observation_shape(operator, g.resolution, g.channels)
-        images = load_images(paths, side, channels)
-    reference = load_images(references, g.resolution, g.channels) if references else None
+        images = load_images(paths, side, channels, args.fit)
+    reference = load_images(references, g.resolution, g.channels, args.fit) if references else None
     out = prepare_output_dir(args.out, args.overwrite)
 
     options = parse_options(args.method_option, "--method-option")
@@ -169,7 +179,11 @@ def run(args: argparse.Namespace) -> int:
         seconds = (time.perf_counter() - started) / (len(done) + len(index))
         for j, i in enumerate(index):
             reference_image = reference_images[i] if reference_images is not None else None
-            _write_outputs(out, paths[i], part, j, prior, settings, mask_info, reference_image, seconds)
+            # inputs given as observations come back at the photo's own size; simulated ones at the model's
+            framed = None if args.simulate else _in_frame(paths[i], part, j, args, photo_known)
+            _write_outputs(
+                out, paths[i], part, j, prior, settings, mask_info, reference_image, seconds, framed
+            )
             done.append(paths[i])
 
     try:
@@ -221,6 +235,7 @@ def _write_outputs(
     mask_info: dict | None,
     reference: torch.Tensor | None,
     seconds: float,
+    framed: tuple[torch.Tensor, dict[str, object]] | None,
 ) -> None:
     """Image ``j`` of a finished batch ``part`` (input ``path``): its PNGs, JSON report and, for
     reconstruct, its saved reconstruction."""
@@ -236,14 +251,30 @@ def _write_outputs(
     }
     if mask_info is not None:
         report["mask"] = mask_info
+    if framed is not None:
+        report["frame"] = framed[1]
     if settings["task"] == "reconstruct":  # what `ganprior edit` needs to start from this fit
         name = f"{path.stem}_latent.safetensors"
         report["reconstruction"] = _save_reconstruction(part, j, prior, out / name, settings).name
     if part.result.mask is not None:  # mask-free methods: the detected mask, white = intact
         report["detected_mask"] = save_image(1 - 2 * part.result.mask[j], out / f"{path.stem}_mask.png").name
+    full = None if framed is None else framed[0]
     save_restoration_outputs(
-        out, path.stem, part.observation[j], part.raw[j], part.restored[j], reference, report
+        out, path.stem, part.observation[j], part.raw[j], part.restored[j], reference, report, full
     )
+
+
+def _in_frame(
+    path: Path, part: Restoration, j: int, args: argparse.Namespace, photo_known: torch.Tensor | None
+) -> tuple[torch.Tensor, dict[str, object]]:
+    """Image ``j`` of ``part`` at the photo's own size (``paste.paste_back``) and how it was put there."""
+    known = photo_known
+    if part.result.mask is not None:  # mask-free: keep the photo wherever no corruption was found
+        known = 1 - part.result.mask[j].cpu()
+    elif known is None and args.task == "inpaint":
+        hole = part.operator.hole()
+        known = None if hole is None else 1 - hole[min(j, len(hole) - 1)].cpu()
+    return paste_back(path, part.restored[j].cpu(), args.task, args.fit, args.factor, known)
 
 
 def _save_reconstruction(result: Restoration, i: int, prior: Prior, path: Path, settings: dict) -> Path:
