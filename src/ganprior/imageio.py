@@ -209,7 +209,8 @@ def load_mask(
     """A mask PNG drawn on the input photo (at its size, ``image_size`` (width, height)) or at the
     model's resolution, fitted like the photo (centre crop, nearest resize). ``fill``: the colour
     that marks the area to fill (black: ganprior's and DGP's convention, white = known; white: the
-    convention of LaMa, OpenCV's inpaint and diffusers). Grey levels are thresholded at 50%."""
+    convention of LaMa, OpenCV's inpaint and diffusers). Grey levels are thresholded at 50%. A mask
+    that marks every pixel one way (after fitting) is refused."""
     if fill not in MASK_FILLS:
         raise GanpriorError(f"--mask-fill must be one of {', '.join(MASK_FILLS)}, not {fill!r}")
     image = open_image(path).convert("L")
@@ -224,6 +225,9 @@ def load_mask(
     thresholded = bool(((drawn > 0) & (drawn < 1)).any())
     fitted = np.asarray(fit(image, resolution, Image.Resampling.NEAREST), dtype=np.float32) / 255.0
     known = fitted > 0.5 if fill == "black" else fitted <= 0.5
+    if not known.any() or known.all():
+        what = "fill: no pixel is known" if not known.any() else "keep: there is no hole to fill"
+        raise GanpriorError(f"mask {path} marks every pixel to {what} (--mask-fill {fill})")
     return DrawnMask(
         torch.from_numpy(known.astype(np.float32))[None], fill, float(to_fill.mean()), thresholded
     )

@@ -171,7 +171,11 @@ class Package:
         with cache_lock(self.folder):
             if self._intact(done, files):
                 return target
-            extracted = _extract(self.archive(), member, files)
+            try:
+                archive = self.archive()
+            except GanpriorError as exc:
+                raise GanpriorError(f"cannot get {member}: {exc}") from exc
+            extracted = _extract(archive, member, files)
             if not extracted:
                 raise GanpriorError(f"{self.label} has no {member!r}; is the version right?")
             if sha256 is not None and not member.endswith("/") and sha256_of(target) != sha256:
@@ -278,8 +282,9 @@ class Package:
         except subprocess.CalledProcessError as exc:
             detail = (exc.stderr or exc.stdout or "").strip().splitlines()[-1:]
             raise GanpriorError(
-                f"could not download {self.label}: {' '.join(detail) or exc}; check the network, "
-                "or put the package file into $GANPRIOR_PACKAGES"
+                f"could not download {self.label}: {' '.join(detail) or exc}; check the network, or put "
+                f"the package file ({self.name}-{self.version}, from the {self.registry} registry) into a "
+                "folder named by $GANPRIOR_PACKAGES"
             ) from exc
         files = [p for p in into.iterdir() if p.is_file()]
         if len(files) != 1:

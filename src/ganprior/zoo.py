@@ -138,6 +138,18 @@ def fetch(name: str) -> Path:
     raise GanpriorError(f"unknown model {name!r}; `ganprior models` lists them, or pass a checkpoint path")
 
 
+def fetch_all(name: str) -> list[Path]:
+    """Everything zoo model ``name`` needs to run every method offline, fetched and verified: its
+    file and, for a model without a discriminator, the VGG16 weights DGP and ``edit`` then use."""
+    paths = [fetch(name)]
+    card = next(c for c in model_cards() if c["name"] == name)
+    if not card.get("discriminator"):
+        from .features import vgg16_weights
+
+        paths.append(vgg16_weights())
+    return paths
+
+
 def load(
     model: str | Path = DEFAULT_MODEL,
     device: torch.device | str = "cpu",

@@ -38,15 +38,18 @@ _INPUT_HELP = (
 
 def _fitted(args: argparse.Namespace, prior: Prior) -> tuple[torch.Tensor, edit.Reconstruction]:
     """The inputs fitted to the prior and their DGP reconstruction, or both read back from saved
-    reconstructions (``ganprior restore --task reconstruct`` writes NAME_latent.safetensors)."""
+    reconstructions (``ganprior restore --task reconstruct`` writes NAME_latent.safetensors); a
+    reconstruction below ``edit.RECONSTRUCTION_FLOOR_DB`` is refused, not edited."""
     saved = [Path(p).suffix == ".safetensors" for p in args.inputs]
     if any(saved) and not all(saved):
         raise GanpriorError("give either images or saved reconstructions (NAME_latent.safetensors), not both")
     if all(saved):
         rec, images = edit.Reconstruction.load(args.inputs, prior)
-        return images, rec
-    images = load_inputs(prior, args.inputs)
-    return images, edit.reconstruct(prior, images, args.steps, args.seed)
+    else:
+        images = load_inputs(prior, args.inputs)
+        rec = edit.reconstruct(prior, images, args.steps, args.seed)
+    edit.check_reconstruction(images, rec)
+    return images, rec
 
 
 def _jitter_arguments(parser: argparse.ArgumentParser) -> None:
