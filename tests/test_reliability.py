@@ -454,6 +454,20 @@ def test_9_a_read_only_cache_is_one_line(tmp_path, monkeypatch):
         Package("pypi", "pkg", "1.0", "0" * 64).fetch("pkg/w.bin")
 
 
+def test_9_a_read_only_cache_that_holds_everything_still_serves(zoo_model, monkeypatch):
+    import errno
+
+    import ganprior.sources
+
+    path = zoo.fetch("tiny16")
+
+    def refused(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self.lock_file))
+
+    monkeypatch.setattr(ganprior.sources.FileLock, "acquire", refused)
+    assert zoo.fetch("tiny16") == path
+
+
 # ------------------------------------------------------------------ 10. mGANprior independent of the batch
 def test_10_mgan_start_codes_do_not_depend_on_the_batch():
     g = tiny_generator()

@@ -18,6 +18,7 @@ cache wait for each other instead of racing.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -42,6 +43,7 @@ from .files import atomic_write, write_whole
 Registry = Literal["pypi", "npm", "debian"]
 log = logging.getLogger("ganprior")
 _LOCKS: dict[str, FileLock] = {}
+_READ_ONLY = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def cache_dir() -> Path:
@@ -60,17 +62,21 @@ def sha256_of(path: Path) -> str:
 
 @contextmanager
 def cache_lock(path: Path) -> Iterator[None]:
-    """Hold the inter-process lock ``PATH.lock`` (re-entrant within a process); a cache that
-    cannot hold it (read-only, missing) is a ``GanpriorError`` naming ``$GANPRIOR_CACHE``."""
+    """Hold the inter-process lock ``PATH.lock`` (re-entrant within a process). In an existing
+    read-only cache nothing can change, so reading it needs no lock; a cache that cannot be made
+    (e.g. under a file) is a ``GanpriorError`` naming ``$GANPRIOR_CACHE``."""
     lock = _LOCKS.setdefault(str(path), FileLock(f"{path}.lock"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except OSError as exc:
-        raise GanpriorError(
-            f"cannot use the cache at {cache_dir()} ({exc.strerror or exc}); make it writable or point "
-            "$GANPRIOR_CACHE to a writable folder"
-        ) from exc
+        if not (path.parent.is_dir() and exc.errno in _READ_ONLY):
+            raise GanpriorError(
+                f"cannot use the cache at {cache_dir()} ({exc.strerror or exc}); make it writable or "
+                "point $GANPRIOR_CACHE to a writable folder"
+            ) from exc
+        yield
+        return
     try:
         yield
     finally:
