@@ -3,7 +3,7 @@
 Each sub-command is a module in ``ganprior.commands`` with ``register(subparsers)`` (adds its
 parser and sets ``run``); ``run(args) -> int`` does the work. Only the module of the command being
 run is imported (``ganprior --help`` imports none). A ``GanpriorError`` becomes one line on stderr
-and exit status 2.
+and exit status 2, as does an ``OSError`` (a full or read-only disk: the machine's side, not a bug).
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except GanpriorError as exc:
         print(f"ganprior {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the machine's side: a full or read-only disk, a vanished file
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"ganprior {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -24,8 +24,9 @@ from torch import Tensor
 from .checkpoint import Prior
 from .errors import GanpriorError
 from .files import save_tensors, tensor_metadata
+from .metrics import psnr
 from .physics import Operator
-from .solvers.dgp import DGPConfig, render, solve
+from .solvers.dgp import DGPConfig, manipulation_schedule, render, solve
 
 
 @dataclass
@@ -106,12 +107,30 @@ def _fingerprint(prior: Prior) -> dict:
 
 
 def reconstruct(prior: Prior, images: Tensor, steps: int | None = None, seed: int = 0) -> Reconstruction:
-    """Fit N images (N, C, H, W) with DGP's manipulation schedule (a conditional model's class is
-    searched together with the latent)."""
-    config = DGPConfig(steps=steps, schedule="manipulate", seed=seed)
+    """Fit N images (N, C, H, W) with DGP's manipulation schedule (``manipulation_schedule``; a
+    conditional model's class is searched together with the latent)."""
+    config = DGPConfig(steps=steps, schedule=manipulation_schedule(prior), seed=seed)
     result = solve(prior, images, Operator(), config)
     assert result.generator_state is not None  # the manipulation schedule always tunes G
     return Reconstruction(result.generator_state, result.latent, result.classes, result.image)
+
+
+RECONSTRUCTION_FLOOR_DB = 15.0
+"""Below this PSNR a reconstruction is not the image (face64's collapsed fits were 11.7 dB, brown
+checkerboards; its fits of real photos 20–25 dB): edits of it would show another picture."""
+
+
+def check_reconstruction(images: Tensor, rec: Reconstruction, floor: float = RECONSTRUCTION_FLOOR_DB) -> None:
+    """Refuse (``GanpriorError``) a reconstruction of ``images`` (N, C, H, W) whose PSNR is below
+    ``floor`` for any image, naming those images (0-based) and their PSNR."""
+    scores = psnr(rec.image.to(images), images)
+    failed = [f"input {i} at {float(s):.1f} dB" for i, s in enumerate(scores) if s < floor]
+    if failed:
+        raise GanpriorError(
+            f"the reconstruction failed for {', '.join(failed)} (floor {floor:g} dB): the model cannot "
+            "represent such images, so edits would show another picture; use a model trained on images "
+            "like these, or more --steps"
+        )
 
 
 def jitter(prior: Prior, rec: Reconstruction, sigmas: Sequence[float], count: int, seed: int = 0) -> Tensor:

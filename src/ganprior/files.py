@@ -1,7 +1,8 @@
 """Whole files: every file is written under a temporary name in its own folder, then renamed.
 
 A reader never sees half a file, and a failed write leaves nothing behind (an existing file
-stays as it was). ``atomic_write`` serves writers that want a path (PIL, ``torch.save``,
+stays as it was). The temporary name is unique per process and call, so concurrent writers of one
+path never share it (the last rename wins, and each renamed file is whole). ``atomic_write`` serves writers that want a path (PIL, ``torch.save``,
 safetensors); ``write_whole`` writes bytes or text; ``save_tensors`` writes a safetensors file and
 ``tensor_metadata`` reads the JSON value of one of its metadata keys.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,11 +24,11 @@ from torch import Tensor
 
 @contextmanager
 def atomic_write(path: str | Path) -> Iterator[Path]:
-    """Yield ``NAME.part`` next to ``path`` (its folder is created) to write into; on success it
-    replaces ``path`` in one rename, on any error it is removed and the error propagates."""
+    """Yield ``NAME.PID-RANDOM.part`` next to ``path`` (its folder is created) to write into; on
+    success it replaces ``path`` in one rename, on any error it is removed and the error propagates."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
+    part = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
         yield part
         os.replace(part, path)
@@ -44,6 +46,22 @@ def write_whole(path: str | Path, data: bytes | str) -> Path:
         else:
             part.write_bytes(data)
     return path
+
+
+def probe_writable(folder: str | Path, flag: str = "--out") -> Path:
+    """Create ``folder`` and write (then remove) a small probe file in it, so that an unwritable or
+    impossible output folder is found before any work; ``GanpriorError`` (naming ``flag``) if not."""
+    from .errors import GanpriorError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_whole(folder / f".ganprior-probe-{os.getpid()}", b"probe").unlink()
+    except OSError as exc:
+        raise GanpriorError(
+            f"{flag} {folder} is not writable ({exc.strerror or exc}); choose a folder you can write to"
+        ) from exc
+    return folder
 
 
 def save_tensors(path: str | Path, tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:

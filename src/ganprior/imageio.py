@@ -8,13 +8,16 @@ gray, replication for gray -> RGB).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from .errors import GanpriorError
@@ -22,6 +25,9 @@ from .files import atomic_write
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601: gray = their weighted sum of R, G, B
+HIGH_DEPTH_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
+ORIENTATION_TAG = 0x0112  # EXIF Orientation
+DEFAULT_PIXEL_LIMIT = 89_478_485  # Pillow's default Image.MAX_IMAGE_PIXELS
 
 
 def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
@@ -41,14 +47,77 @@ def collect_images(inputs: Iterable[str | Path]) -> list[Path]:
     return paths
 
 
-def open_image(path: str | Path) -> Image.Image:
-    """An image file, decoded as it is (``GanpriorError`` if it is not an image)."""
+def pixel_limit() -> int:
+    """The most pixels an input may have: ``$GANPRIOR_MAX_PIXELS``, else Pillow's
+    decompression-bomb limit (about 89 million)."""
+    raw = os.environ.get("GANPRIOR_MAX_PIXELS", "")
+    if raw.strip().isdigit() and int(raw) > 0:
+        return int(raw)
+    return int(Image.MAX_IMAGE_PIXELS or DEFAULT_PIXEL_LIMIT)
+
+
+@contextmanager
+def _opened(path: str | Path) -> Iterator[Image.Image]:
+    """``Image.open`` (header only) with the pixel limit checked; errors as ``GanpriorError``."""
+    limit = pixel_limit()
     try:
-        image = Image.open(path)
-        image.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # checked below, with a clear line
+            try:
+                image = Image.open(path)
+            finally:
+                Image.MAX_IMAGE_PIXELS = saved
     except (UnidentifiedImageError, OSError) as exc:
         raise GanpriorError(f"cannot decode {path} as an image: {exc}") from exc
-    return image
+    with image:
+        w, h = image.size
+        if w * h > limit:
+            raise GanpriorError(
+                f"{path} is {w}×{h} = {w * h:,} pixels, above the limit of {limit:,} that guards against "
+                "decompression bombs; shrink it, or raise the limit with GANPRIOR_MAX_PIXELS=N"
+            )
+        yield image
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """An image file, decoded, turned upright by its EXIF orientation (as viewers show it), with
+    16-bit, 32-bit and float gray scaled from their range to 8 bits (``as_8bit``);
+    ``GanpriorError`` if it is not an image or has more pixels than ``pixel_limit()``."""
+    with _opened(path) as image:
+        try:
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise GanpriorError(f"cannot decode {path} as an image: {exc}") from exc
+        return as_8bit(upright, path)
+
+
+def as_8bit(image: Image.Image, path: str | Path = "image") -> Image.Image:
+    """A gray image of more than 8 bits ("I;16*", "I", "F") as "L", scaled by its range: unsigned
+    16-bit by 65535; 32-bit integers by 255, 65535 or 2³²-1, the smallest that holds the values;
+    floats in [0, 1] by 1 and in [0, 255] by 255 (others are refused). Other modes unchanged."""
+    if image.mode not in HIGH_DEPTH_MODES:
+        return image
+    array = np.asarray(image, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise GanpriorError(f"{path} has NaN or infinite pixel values")
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if image.mode.startswith("I;16"):
+        scale = 65535.0
+    elif image.mode == "I":
+        scale = next((s for s in (255.0, 65535.0, 2.0**32 - 1) if high <= s), 2.0**32 - 1)
+    elif low >= 0 and high <= 1:
+        scale = 1.0
+    elif low >= 0 and high <= 255:
+        scale = 255.0
+    else:
+        raise GanpriorError(
+            f"{path} holds floats in [{low:g}, {high:g}]; save it with values in [0, 1] or [0, 255]"
+        )
+    if low < 0:
+        raise GanpriorError(f"{path} holds negative pixel values ({low:g}); save it as unsigned")
+    return Image.fromarray(np.round(array / scale * 255).clip(0, 255).astype(np.uint8), mode="L")
 
 
 def on_white(image: Image.Image) -> Image.Image:
@@ -115,12 +184,12 @@ def load_images(paths: Sequence[str | Path], resolution: int, channels: int, how
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) of an image file, without decoding its pixels."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (UnidentifiedImageError, OSError) as exc:
-        raise GanpriorError(f"cannot decode {path} as an image: {exc}") from exc
+    """(width, height) of an image file as viewers show it (after its EXIF orientation), without
+    decoding its pixels."""
+    with _opened(path) as image:
+        w, h = image.size
+        turned = image.getexif().get(ORIENTATION_TAG) in {5, 6, 7, 8}  # the four with a quarter turn
+    return (h, w) if turned else (w, h)
 
 
 MASK_FILLS = ("black", "white")
@@ -170,7 +239,8 @@ def load_mask(
     """A mask PNG drawn on the input photo (at its size, ``image_size`` (width, height)) or at the
     model's resolution, fitted like the photo (centre crop, nearest resize). ``fill``: the colour
     that marks the area to fill (black: ganprior's and DGP's convention, white = known; white: the
-    convention of LaMa, OpenCV's inpaint and diffusers). Grey levels are thresholded at 50%."""
+    convention of LaMa, OpenCV's inpaint and diffusers). Grey levels are thresholded at 50%. A mask
+    that marks every pixel one way (after fitting) is refused."""
     if fill not in MASK_FILLS:
         raise GanpriorError(f"--mask-fill must be one of {', '.join(MASK_FILLS)}, not {fill!r}")
     image = open_image(path).convert("L")
@@ -189,6 +259,9 @@ def load_mask(
     else:
         fitted = drawn  # drawn at the model's resolution: already fitted
     known = fitted > 0.5 if fill == "black" else fitted <= 0.5
+    if not known.any() or known.all():
+        what = "fill: no pixel is known" if not known.any() else "keep: there is no hole to fill"
+        raise GanpriorError(f"mask {path} marks every pixel to {what} (--mask-fill {fill})")
     return DrawnMask(
         torch.from_numpy(known.astype(np.float32))[None],
         fill,

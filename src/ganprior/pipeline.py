@@ -41,13 +41,30 @@ def measure(restored: Tensor, reference: Tensor, operator: Operator) -> dict[str
     return scores
 
 
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
 def resolve_device(name: str) -> torch.device:
+    """``name`` as a device that works here: cpu, cuda[:N] or mps, probed with a tiny computation
+    before any model is moved to it (``GanpriorError`` otherwise)."""
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise GanpriorError("--device cuda was asked for but PyTorch sees no CUDA GPU; use --device cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as exc:
         raise GanpriorError(f"unknown device {name!r}; use cpu or cuda") from exc
+    if device.type not in DEVICE_TYPES:
+        raise GanpriorError(f"device {name!r} cannot run a model; use {' or '.join(DEVICE_TYPES)}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise GanpriorError(
+            "--device mps was asked for but PyTorch has no MPS backend here; use --device cpu"
+        )
+    try:
+        (torch.ones(1, device=device) + 1).cpu()
+    except (RuntimeError, AssertionError) as exc:
+        first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
+        raise GanpriorError(f"device {name!r} is not usable here ({first}); use --device cpu") from exc
+    return device
 
 
 def resolve_config(

@@ -16,21 +16,51 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 
 from .errors import GanpriorError
-from .files import write_whole
+from .files import probe_writable, write_whole
 from .imageio import as_rgb, save_image, to_uint8, upscale_to
 
 
-def prepare_output_dir(path: str | Path, overwrite: bool) -> Path:
-    """Create ``path``; refuse a non-empty existing folder unless ``overwrite`` (files are then replaced one by one)."""
+def prepare_output_dir(path: str | Path, overwrite: bool, inputs: Sequence[str | Path] = ()) -> Path:
+    """Create ``path`` and prove it writable (a probe file, written and removed) before any work.
+
+    Refused: a non-empty existing folder unless ``overwrite`` (files are then replaced one by one),
+    and, even with it, a folder that is or holds any of ``inputs`` (files or folders the run
+    reads): an input is never replaced."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise GanpriorError(f"--out {path} is a file; give a folder")
+    here = path.resolve()
+    for item in inputs:
+        source = Path(item).resolve()
+        if source == here or here in source.parents:
+            raise GanpriorError(
+                f"--out {path} holds the input {item}; write the results into another folder "
+                "(an input is never replaced, even with --overwrite)"
+            )
     if path.exists() and any(path.iterdir()) and not overwrite:
         raise GanpriorError(
             f"--out {path} already exists and is not empty; choose a new folder or pass --overwrite"
         )
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return probe_writable(path)
+
+
+def output_stems(paths: Sequence[str | Path]) -> tuple[list[str], list[str]]:
+    """One output name stem per input, unique: the file's stem, and for the second, third ... input
+    with a stem already taken (case-insensitively), ``STEM-2``, ``STEM-3`` ... in input order.
+    Returns the stems and a line per renamed input (``a/face.jpg -> face-2``)."""
+    taken: set[str] = set()
+    stems, renamed = [], []
+    for item in paths:
+        stem, k = Path(item).stem, 1
+        name = stem
+        while name.lower() in taken:
+            k += 1
+            name = f"{stem}-{k}"
+        taken.add(name.lower())
+        stems.append(name)
+        if name != stem:
+            renamed.append(f"{item} -> {name}")
+    return stems, renamed
 
 
 def write_json(data: Any, path: str | Path) -> Path:

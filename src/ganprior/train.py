@@ -33,7 +33,7 @@ from .checkpoint import Prior, save_prior
 from .data import DATASETS, ImageSet, load_dataset
 from .data.augment import diff_augment, parse_policy
 from .errors import GanpriorError
-from .files import atomic_write
+from .files import atomic_write, probe_writable
 from .imageio import grid, save_image
 from .models import build
 from .models.sampling import sample_prior
@@ -42,6 +42,9 @@ from .report import write_json
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.safetensors"
 SMALL_SET = 20_000
+_STATE_KEYS = ("config", "step", "wall_time", "G", "D", "G_ema", "opt_g", "opt_d", "gen", "torch_rng")
+_FREE_ON_RESUME = {"steps", "command", "sample_every", "checkpoint_every", "log_every"}
+"""Settings a resumed run may change: they say how long to train and what to write on the way."""
 _NORMS = {"bn": "batch norm with standing statistics", "pixel": "pixel norm"}
 
 
@@ -203,26 +206,40 @@ class Trainer:
 
     def load_checkpoint(self, path: Path | None = None) -> None:
         path = path or self.out / CHECKPOINT
+        from .formats.base import read_torch_file
+
+        state = read_torch_file(path)
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError) as exc:
-            raise GanpriorError(f"cannot read training checkpoint {path}: {exc}") from exc
-        saved = json.loads(state["config"])
+            saved = json.loads(state["config"])
+            missing = sorted(set(_STATE_KEYS) - set(state))
+        except (TypeError, KeyError, ValueError):
+            missing = ["config"]
+        if missing:
+            raise GanpriorError(
+                f"{path} is not a training checkpoint of ganprior (no {', '.join(missing)}); "
+                "train into a new --out folder"
+            )
         ours = json.loads(json.dumps(asdict(self.cfg)))
-        differ = [k for k in saved if k not in {"steps", "command"} and saved[k] != ours.get(k)]
+        differ = [k for k in saved if k not in _FREE_ON_RESUME and saved[k] != ours.get(k)]
         if differ:
             raise GanpriorError(
                 f"{path} was trained with other settings ({', '.join(f'{k}={saved[k]!r}' for k in differ)}); "
                 "resume with the same options, or train into a new --out folder"
             )
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.G_ema.load_state_dict(state["G_ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.gen.set_state(state["gen"])
-        torch.set_rng_state(state["torch_rng"])
-        self.step, self.wall_time = int(state["step"]), float(state["wall_time"])
+        try:
+            self.G.load_state_dict(state["G"])
+            self.D.load_state_dict(state["D"])
+            self.G_ema.load_state_dict(state["G_ema"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.gen.set_state(state["gen"])
+            torch.set_rng_state(state["torch_rng"])
+            self.step, self.wall_time = int(state["step"]), float(state["wall_time"])
+        except (RuntimeError, TypeError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise GanpriorError(
+                f"{path} is damaged or of another model ({first}); train into a new --out"
+            ) from exc
 
     # -------------------------------------------------------------------- one step
     def _batch(self) -> tuple[Tensor, Tensor | None]:
@@ -375,11 +392,22 @@ class Trainer:
 
 
 def prepare_out(out: Path, resume: bool) -> bool:
-    """Check the output folder; True if there is a checkpoint to resume from."""
-    has_checkpoint = (out / CHECKPOINT).exists()
-    if resume:
-        return has_checkpoint
+    """Check the output folder; True if there is a checkpoint to resume from. Without one, resuming
+    follows the rule of a new run: the folder must be new or empty (nothing is overwritten)."""
+    if out.exists() and not out.is_dir():
+        raise GanpriorError(f"--out {out} is a file; give a folder")
+    has_checkpoint = (out / CHECKPOINT).is_file()
+    if resume and has_checkpoint:
+        probe_writable(out)
+        return True
     if out.exists() and any(out.iterdir()):
-        hint = "pass --resume to continue it" if has_checkpoint else "choose a new or empty folder"
+        hint = (
+            f"it holds no {CHECKPOINT} to resume from"
+            if resume
+            else "pass --resume to continue it"
+            if has_checkpoint
+            else "choose a new or empty folder"
+        )
         raise GanpriorError(f"output folder {out} is not empty; {hint} (nothing is overwritten)")
+    probe_writable(out)
     return False

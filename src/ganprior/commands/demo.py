@@ -10,7 +10,7 @@ from tqdm import tqdm
 from ..gallery import build_gallery
 from ..report import prepare_output_dir
 from . import COMMANDS
-from .common import add_model_arguments, load_model
+from .common import add_model_arguments, load_model, seed_type, steps_type
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_arguments(parser)
     parser.add_argument("--method", default="invert", help="restoration method (default invert)")
-    parser.add_argument("--steps", type=int, help="optimisation steps (default: the method's preset)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=steps_type, help="optimisation steps (default: the method's preset)")
+    parser.add_argument("--seed", type=seed_type, default=0)
     parser.add_argument("--out", default="demo-gallery", help="output folder (default demo-gallery)")
     parser.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
     parser.set_defaults(run=run)

@@ -8,10 +8,10 @@ import time
 from ..anomaly import DETECTORS, detect
 from ..errors import GanpriorError
 from ..imageio import as_rgb, collect_images, load_images, save_image
-from ..report import captioned_strip, heat_overlay, prepare_output_dir, write_csv, write_json
+from ..report import captioned_strip, heat_overlay, output_stems, prepare_output_dir, write_csv, write_json
 from ..robust import stored_calibration
 from . import COMMANDS
-from .common import add_model_arguments, load_model
+from .common import add_model_arguments, batch_type, load_model, seed_type, steps_type
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     parser.add_argument("--method", default="rrgi", choices=DETECTORS, help="detector (default rrgi)")
     add_model_arguments(parser)
-    parser.add_argument("--steps", type=int, help="optimisation steps (default: the calibration's)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=16, help="images solved at once (default 16)")
+    parser.add_argument("--steps", type=steps_type, help="optimisation steps (default: the calibration's)")
+    parser.add_argument("--seed", type=seed_type, default=0)
+    parser.add_argument(
+        "--batch-size", type=batch_type, default=16, help="images solved at once (default 16)"
+    )
     parser.add_argument(
         "--out", required=True, help="output folder (must be new or empty unless --overwrite)"
     )
@@ -46,9 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.steps is not None and args.steps < 1:
-        raise GanpriorError("--steps must be at least 1")
     paths = collect_images(args.inputs)
+    stems, renamed = output_stems(paths)
+    out = prepare_output_dir(args.out, args.overwrite, args.inputs)  # checked (and probed) before any work
     prior = load_model(args)
     calibration = stored_calibration(prior, args.method)
     if calibration is None:
@@ -58,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
         )
     g = prior.generator
     images = load_images(paths, g.resolution, g.channels)
-    out = prepare_output_dir(args.out, args.overwrite)
     device = next(g.parameters()).device
     steps = args.steps or calibration.get("steps")
     started = time.perf_counter()
@@ -66,23 +67,23 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - started
     maps, masks, scores = found.maps.cpu(), found.masks.cpu(), found.scores.cpu()
     rows = []
-    for i, path in enumerate(paths):
+    for i, (path, stem) in enumerate(zip(paths, stems, strict=True)):
         overlay = heat_overlay(images[i], maps[i], calibration["threshold"])
         strip = captioned_strip(
             [as_rgb(images[i][None])[0], overlay, as_rgb(masks[i][None] * 2 - 1)[0]],
             ["image", "anomaly", "mask"],
             scale=max(1, 128 // g.resolution),
         )
-        save_image(strip, out / f"{path.stem}_heatmap.png")
-        save_image(masks[i] * 2 - 1, out / f"{path.stem}_mask.png")
+        save_image(strip, out / f"{stem}_heatmap.png")
+        save_image(masks[i] * 2 - 1, out / f"{stem}_mask.png")
         rows.append(
             {
                 "image": str(path),
                 "score": round(float(scores[i]), 6),
                 "flagged_fraction": round(float(masks[i].mean()), 6),
                 "anomalous": bool(scores[i] > calibration["image_threshold"]),
-                "heatmap": f"{path.stem}_heatmap.png",
-                "mask": f"{path.stem}_mask.png",
+                "heatmap": f"{stem}_heatmap.png",
+                "mask": f"{stem}_mask.png",
             }
         )
     write_csv(rows, out / "report.csv")
@@ -98,5 +99,8 @@ def run(args: argparse.Namespace) -> int:
         out / "report.json",
     )
     flagged = sum(r["anomalous"] for r in rows)
-    print(f"{len(paths)} image(s), {flagged} anomalous, in {seconds:.1f} s -> {out}")
+    summary = f"{len(paths)} image(s), {flagged} anomalous, in {seconds:.1f} s -> {out}"
+    if renamed:
+        summary += f"; {len(renamed)} name(s) taken by an earlier input, written as: " + ", ".join(renamed)
+    print(summary)
     return 0

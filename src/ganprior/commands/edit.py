@@ -18,7 +18,16 @@ from ..errors import GanpriorError
 from ..imageio import grid, save_gif, save_image
 from ..report import captioned_strip, prepare_output_dir, write_json
 from . import COMMANDS
-from .common import Action, add_model_arguments, load_inputs, load_model
+from .common import (
+    Action,
+    add_model_arguments,
+    integer,
+    load_inputs,
+    load_model,
+    number,
+    seed_type,
+    steps_type,
+)
 from .edit_direction import DIRECTION
 
 _INPUT_HELP = (
@@ -29,26 +38,31 @@ _INPUT_HELP = (
 
 def _fitted(args: argparse.Namespace, prior: Prior) -> tuple[torch.Tensor, edit.Reconstruction]:
     """The inputs fitted to the prior and their DGP reconstruction, or both read back from saved
-    reconstructions (``ganprior restore --task reconstruct`` writes NAME_latent.safetensors)."""
+    reconstructions (``ganprior restore --task reconstruct`` writes NAME_latent.safetensors); a
+    reconstruction below ``edit.RECONSTRUCTION_FLOOR_DB`` is refused, not edited."""
     saved = [Path(p).suffix == ".safetensors" for p in args.inputs]
     if any(saved) and not all(saved):
         raise GanpriorError("give either images or saved reconstructions (NAME_latent.safetensors), not both")
     if all(saved):
         rec, images = edit.Reconstruction.load(args.inputs, prior)
-        return images, rec
-    images = load_inputs(prior, args.inputs)
-    return images, edit.reconstruct(prior, images, args.steps, args.seed)
+    else:
+        images = load_inputs(prior, args.inputs)
+        rec = edit.reconstruct(prior, images, args.steps, args.seed)
+    edit.check_reconstruction(images, rec)
+    return images, rec
 
 
 def _jitter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help=_INPUT_HELP)
-    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.3, 0.5, 0.7], help="jitter strengths")
-    parser.add_argument("--samples", type=int, default=6, help="samples per strength (default 6)")
+    parser.add_argument(
+        "--sigmas", type=number(0, 100), nargs="+", default=[0.3, 0.5, 0.7], help="jitter strengths"
+    )
+    parser.add_argument(
+        "--samples", type=integer(1, 1000), default=6, help="samples per strength (default 6)"
+    )
 
 
 def _jitter(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
-    if args.samples < 1 or any(s < 0 for s in args.sigmas):
-        raise GanpriorError("--samples must be >= 1 and every --sigmas value >= 0")
     images, rec = _fitted(args, prior)
     variants = edit.jitter(prior, rec, args.sigmas, args.samples, args.seed)  # (N, S, K, C, H, W)
     files = []
@@ -72,12 +86,12 @@ def _morph_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "inputs", nargs=2, metavar="IMAGE", help="the two images to morph between (" + _INPUT_HELP + ")"
     )
-    parser.add_argument("--frames", type=int, default=11, help="frames including both ends (default 11)")
+    parser.add_argument(
+        "--frames", type=integer(2, 1000), default=11, help="frames including both ends (default 11)"
+    )
 
 
 def _morph(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
-    if args.frames < 2:
-        raise GanpriorError("--frames must be at least 2")
     images, rec = _fitted(args, prior)
     frames = edit.morph(prior, rec, args.frames)
     shown = [images[0], *frames, images[1]]
@@ -88,7 +102,9 @@ def _morph(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
 
 def _transfer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help=_INPUT_HELP)
-    parser.add_argument("--classes", type=int, nargs="+", help="target classes (default: all of the model's)")
+    parser.add_argument(
+        "--classes", type=integer(0), nargs="+", help="target classes (default: all of the model's)"
+    )
 
 
 def _transfer(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
@@ -142,18 +158,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         p = actions.add_parser(name, help=action.help, description=action.help)
         action.arguments(p)
         add_model_arguments(p)
-        p.add_argument("--steps", type=int, help="DGP iterations (default: the manipulation preset)")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--steps", type=steps_type, help="DGP iterations (default: the manipulation preset)")
+        p.add_argument("--seed", type=seed_type, default=0)
         p.add_argument("--out", required=True, help="output folder (must be new or empty unless --overwrite)")
         p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.steps is not None and args.steps < 1:
-        raise GanpriorError("--steps must be at least 1")
+    out = prepare_output_dir(args.out, args.overwrite, args.inputs)  # checked (and probed) before any work
     prior = load_model(args)
-    out = prepare_output_dir(args.out, args.overwrite)
     for path in ACTIONS[args.action].run(args, prior, out):
         print(path)
     return 0

@@ -9,11 +9,10 @@ import torch
 
 from ..checkpoint import Prior
 from ..classifier import bundled_classifiers, load_classifier
-from ..errors import GanpriorError
 from ..imageio import grid, save_image
 from ..report import write_json
 from ..semantic import MEASURES, edit_attribute, reconstruct, resolve_attribute
-from .common import Action, load_inputs
+from .common import Action, integer, load_inputs, number
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,13 +24,16 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--strengths",
-        type=float,
+        type=number(-1000, 1000),
         nargs="+",
         default=[-3.0, -1.5, 0.0, 1.5, 3.0],
         help="steps along the unit direction (default -3 -1.5 0 1.5 3; include 0 for the change rate)",
     )
     parser.add_argument(
-        "--samples", type=int, default=2000, help="labelled prior samples for the direction (default 2000)"
+        "--samples",
+        type=integer(20, 1_000_000),
+        default=2000,
+        help="labelled prior samples for the direction (default 2000)",
     )
     parser.add_argument(
         "--classifier", help="classifier file for class:K (default: the one shipped for the model, if any)"
@@ -45,8 +47,6 @@ def _classifier(args: argparse.Namespace, prior: Prior) -> torch.nn.Module | Non
 
 
 def _direction(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:
-    if args.samples < 20:
-        raise GanpriorError("--samples must be at least 20")
     attribute = resolve_attribute(args.attribute, prior, _classifier(args, prior))
     images = load_inputs(prior, args.inputs)
     rec = reconstruct(prior, images, args.steps, args.seed)

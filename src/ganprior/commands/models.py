@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from .. import zoo
 from . import COMMANDS
@@ -17,6 +18,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the full cards as JSON")
     parser.set_defaults(run=run)
+
+
+def _source(card: dict) -> str:
+    """Where a model comes from, in a few words: a trained model names its data set (a folder by its
+    name only; ``--json`` gives the full card with the training command)."""
+    data = card.get("data")
+    if isinstance(data, dict) and data.get("dataset"):
+        return f"trained by ganprior on {Path(str(data['dataset'])).name} ({data.get('images', '?')} images)"
+    return str(card.get("source", "?"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
             str(len(c.get("classes") or [])) or "-",
             "yes" if c.get("discriminator") else "no",
             c.get("licence", "?"),
-            c.get("source", "?"),
+            _source(c),
         )
         for c in cards
     ]

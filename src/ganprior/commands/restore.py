@@ -17,10 +17,19 @@ from ..imageio import FITS, MASK_FILLS, collect_images, image_size, load_images,
 from ..paste import paste_back
 from ..physics import TASK_HELP, TASKS, build_operator, observation_shape
 from ..pipeline import Restoration, resolve_config, restore
-from ..report import loss_curve, prepare_output_dir, save_restoration_outputs, write_json
+from ..report import loss_curve, output_stems, prepare_output_dir, save_restoration_outputs, write_json
 from ..solvers import METHODS
 from . import COMMANDS
-from .common import add_model_arguments, load_model, parse_options
+from .common import (
+    add_model_arguments,
+    batch_type,
+    integer,
+    load_model,
+    number,
+    parse_options,
+    seed_type,
+    steps_type,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -76,13 +85,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the image gets a warning; grey levels are thresholded at 50%%",
     )
     parser.add_argument(
-        "--factor", type=int, default=4, help="super-resolution factor (sr, hybrid; default 4)"
+        "--factor", type=integer(1), default=4, help="super-resolution factor (sr, hybrid; default 4)"
     )
     parser.add_argument(
-        "--sigma", type=float, default=0.1, help="noise std in [0, 1] units (denoise; default 0.1)"
+        "--sigma", type=number(0, 1), default=0.1, help="noise std in [0, 1] units (denoise; default 0.1)"
     )
-    parser.add_argument("--steps", type=int, help="optimisation steps (default: the method's preset)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial latents and the simulation")
+    parser.add_argument("--steps", type=steps_type, help="optimisation steps (default: the method's preset)")
+    parser.add_argument(
+        "--seed", type=seed_type, default=0, help="seed of the initial latents and the simulation"
+    )
     parser.add_argument(
         "--method-option",
         action="append",
@@ -90,7 +101,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="a setting of the method, repeatable, e.g. --method-option codes=20 --method-option layer=2 (mgan), --method-option closing=3 (rgi, rrgi), --method-option refit_steps=600 (rgi)",
     )
-    parser.add_argument("--batch-size", type=int, default=16, help="images solved at once (default 16)")
+    parser.add_argument(
+        "--batch-size", type=batch_type, default=16, help="images solved at once (default 16)"
+    )
     parser.add_argument(
         "--simulate", action="store_true", help="inputs are clean: degrade them first, report metrics"
     )
@@ -112,8 +125,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.method not in METHODS:
         raise GanpriorError(f"unknown method {args.method!r}; choose one of {', '.join(METHODS)}")
-    if args.steps is not None and args.steps < 1:
-        raise GanpriorError("--steps must be at least 1")
+    options = METHODS[args.method].config.parse_overrides(
+        parse_options(args.method_option, "--method-option")
+    )
     if args.simulate and args.reference:
         raise GanpriorError("--simulate uses the inputs as references; drop --reference")
     paths = collect_images(args.inputs)
@@ -122,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
         raise GanpriorError(
             f"{len(paths)} inputs but {len(references)} references; give one reference per input"
         )
+    stems, renamed = output_stems(paths)
+    read = [*args.inputs, *(args.reference or []), *([args.mask] if args.mask else [])]
+    out = prepare_output_dir(args.out, args.overwrite, read)  # checked (and probed) before any work
     prior = load_model(args)
     g = prior.generator
     mask, mask_info, photo_known = None, None, None
@@ -148,9 +165,6 @@ def run(args: argparse.Namespace) -> int:
         channels, side = observation_shape(operator, g.resolution, g.channels)
         images = load_images(paths, side, channels, args.fit)
     reference = load_images(references, g.resolution, g.channels, args.fit) if references else None
-    out = prepare_output_dir(args.out, args.overwrite)
-
-    options = parse_options(args.method_option, "--method-option")
     config = resolve_config(prior, args.task, args.method, args.steps, args.seed, options)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}
     reference_images = images if args.simulate else reference
@@ -182,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
             # inputs given as observations come back at the photo's own size; simulated ones at the model's
             framed = None if args.simulate else _in_frame(paths[i], part, j, args, photo_known)
             _write_outputs(
-                out, paths[i], part, j, prior, settings, mask_info, reference_image, seconds, framed
+                out, paths[i], stems[i], part, j, prior, settings, mask_info, reference_image, seconds, framed
             )
             done.append(paths[i])
 
@@ -221,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.metrics:
         summary += "; median " + ", ".join(f"{k} {v.median():.2f}" for k, v in result.metrics.items())
+    if renamed:
+        summary += f"; {len(renamed)} name(s) taken by an earlier input, written as: " + ", ".join(renamed)
     print(summary)
     return 0
 
@@ -228,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
 def _write_outputs(
     out: Path,
     path: Path,
+    stem: str,
     part: Restoration,
     j: int,
     prior: Prior,
@@ -237,8 +254,9 @@ def _write_outputs(
     seconds: float,
     framed: tuple[torch.Tensor, dict[str, object]] | None,
 ) -> None:
-    """Image ``j`` of a finished batch ``part`` (input ``path``): its PNGs, JSON report and, for
-    reconstruct, its saved reconstruction."""
+    """Image ``j`` of a finished batch ``part`` (input ``path``, written as ``stem``: unique among
+    the inputs, ``report.output_stems``): its PNGs, JSON report and, for reconstruct, its saved
+    reconstruction."""
     report = {
         "input": str(path),
         "settings": settings,
@@ -254,13 +272,13 @@ def _write_outputs(
     if framed is not None:
         report["frame"] = framed[1]
     if settings["task"] == "reconstruct":  # what `ganprior edit` needs to start from this fit
-        name = f"{path.stem}_latent.safetensors"
+        name = f"{stem}_latent.safetensors"
         report["reconstruction"] = _save_reconstruction(part, j, prior, out / name, settings).name
     if part.result.mask is not None:  # mask-free methods: the detected mask, white = intact
-        report["detected_mask"] = save_image(1 - 2 * part.result.mask[j], out / f"{path.stem}_mask.png").name
+        report["detected_mask"] = save_image(1 - 2 * part.result.mask[j], out / f"{stem}_mask.png").name
     full = None if framed is None else framed[0]
     save_restoration_outputs(
-        out, path.stem, part.observation[j], part.raw[j], part.restored[j], reference, report, full
+        out, stem, part.observation[j], part.raw[j], part.restored[j], reference, report, full
     )
 
 

@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 from . import COMMANDS
+from .common import batch_type, integer, number, seed_type, steps_type
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,29 +33,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--conditional", action="store_true", help="class-conditional (needs labels or class sub-folders)"
     )
-    parser.add_argument("--steps", type=int, default=5000, help="training steps (D+G updates)")
-    parser.add_argument("--batch", type=int, default=64, help="batch size")
-    parser.add_argument("--lr", type=float, default=2e-4, help="learning rate of G and D")
+    parser.add_argument("--steps", type=steps_type, default=5000, help="training steps (D+G updates)")
+    parser.add_argument("--batch", type=batch_type, default=64, help="batch size")
+    parser.add_argument("--lr", type=number(0, 1), default=2e-4, help="learning rate of G and D")
     parser.add_argument(
         "--augment",
         default="auto",
         help="DiffAugment policy: auto (on for < 20k images), none, or e.g. color,translation,cutout",
     )
-    parser.add_argument("--g-width", type=int, default=256, help="generator width at 4x4")
-    parser.add_argument("--g-min-width", type=int, default=32, help="generator width floor (its last blocks)")
-    parser.add_argument("--d-width", type=int, default=64, help="discriminator width of its first block")
-    parser.add_argument("--seed", type=int, default=0)
+    width = integer(1, 4096)
+    parser.add_argument("--g-width", type=width, default=256, help="generator width at 4x4")
+    parser.add_argument(
+        "--g-min-width", type=width, default=32, help="generator width floor (its last blocks)"
+    )
+    parser.add_argument("--d-width", type=width, default=64, help="discriminator width of its first block")
+    parser.add_argument("--seed", type=seed_type, default=0)
     parser.add_argument(
         "--name", default="", help="model name in the card (default: the --out folder's name)"
     )
     parser.add_argument("--out", required=True, help="output folder (new or empty; with --resume, the run's)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    parser.add_argument("--sample-every", type=int, default=500, help="write a sample grid every N steps")
-    parser.add_argument("--checkpoint-every", type=int, default=250, help="write a checkpoint every N steps")
+    parser.add_argument(
+        "--sample-every", type=integer(1), default=500, help="write a sample grid every N steps"
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=integer(1), default=250, help="write a checkpoint every N steps"
+    )
     parser.add_argument("--no-eval", action="store_true", help="skip the quality scores at the end")
     parser.add_argument(
         "--threads",
-        type=int,
+        type=integer(0, 1024),
         default=0,
         help="CPU threads (default: torch's; 1 is fastest on a busy machine)",
     )
@@ -85,12 +93,8 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import GanpriorError
     from ..train import TrainConfig, Trainer, prepare_out
 
-    for flag in ("steps", "batch", "sample_every", "checkpoint_every"):
-        if getattr(args, flag) < 1:
-            raise GanpriorError(f"--{flag.replace('_', '-')} must be at least 1")
     out = Path(args.out)
     if args.threads > 0:
         import torch

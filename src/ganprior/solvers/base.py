@@ -11,6 +11,7 @@ values parsed by the field's type. ``asdict(config)`` is the resolved setting a 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -106,6 +107,15 @@ class SolverConfig:
     def for_task(cls: type[ConfigT], task: str, prior: Prior, **overrides: object) -> ConfigT:
         """The method's preset for ``task`` on ``prior`` with ``overrides`` applied (``--method-option``;
         strings are parsed by the field's type). An unknown field or a bad value raises ``GanpriorError``."""
+        parsed = cls.parse_overrides(overrides)
+        settings = cls.task_preset(task, prior, parsed.get("steps")) | parsed  # type: ignore[arg-type]
+        return cls(**settings)
+
+    @classmethod
+    def parse_overrides(cls, overrides: dict[str, object]) -> dict[str, object]:
+        """``overrides`` {field: value} with values parsed by the field's type (no prior needed, so
+        the CLI checks ``--method-option`` before loading anything); an unknown field or a value
+        of the wrong type raises ``GanpriorError``."""
         hints = typing.get_type_hints(cls)
         names = [f.name for f in dataclasses.fields(cls)]
         parsed = {}
@@ -113,8 +123,7 @@ class SolverConfig:
             if key not in names:
                 raise GanpriorError(f"no option {key!r}; the options: {', '.join(names)}")
             parsed[key] = parse_value(key, value, hints[key])
-        settings = cls.task_preset(task, prior, parsed.get("steps")) | parsed  # type: ignore[arg-type]
-        return cls(**settings)
+        return parsed
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved settings {field: value}, for reports (``for_task(task, prior, **d)`` rebuilds them)."""
@@ -162,12 +171,11 @@ def _parse_as(value: object, kind: type) -> object:
         except ValueError:
             return _INVALID
     if kind is float:
-        if isinstance(value, (int, float)):
-            return float(value)
         try:
-            return float(str(value))
+            number = float(value) if isinstance(value, (int, float)) else float(str(value))
         except ValueError:
             return _INVALID
+        return number if math.isfinite(number) else _INVALID
     return str(value) if kind is str else _INVALID
 
 

@@ -64,8 +64,16 @@ class DGPConfig(SolverConfig):
 
     @classmethod
     def task_preset(cls, task: str, prior: Prior, steps: int | None) -> dict[str, Any]:
-        """The task's own schedule, at its preset length for this generator unless ``steps`` is given."""
-        return {"schedule": task, "steps": steps or task_schedule(task, prior.generator).iterations}
+        """The task's own schedule (``reconstruct``: ``manipulation_schedule``), at its preset
+        length for this generator unless ``steps`` is given."""
+        schedule = manipulation_schedule(prior) if task == "reconstruct" else task
+        return {"schedule": schedule, "steps": steps or task_schedule(schedule, prior.generator).iterations}
+
+
+def manipulation_schedule(prior: Prior) -> str:
+    """The schedule DGP reconstructs an image with before editing it: the reference's
+    ``manipulate`` with a discriminator's features, ``manipulate-pixel`` with VGG16's."""
+    return "manipulate" if prior.discriminator is not None else "manipulate-pixel"
 
 
 def parameter_groups(generator: StagedGenerator) -> list[list[str]]:

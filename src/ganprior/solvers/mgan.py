@@ -121,7 +121,9 @@ def initial_codes(
     """Start codes (B, N, latent_dim) and class labels (B,) or None, seeded by ``config.seed``.
 
     With ``init_samples`` > 0, code 0 is the best-of-K latent of plain inversion (the same draw) and
-    its class is kept; the other codes (all of them otherwise) are N(0, I) draws.
+    its class is kept; the other codes (all of them otherwise) are N(0, I) draws. Every image's
+    draws are the same function of the seed, whatever the batch and the image's place in it, so
+    a batch gives what its images give one at a time.
     """
     rng = torch.Generator().manual_seed(config.seed)
     b = observation.shape[0]
@@ -130,12 +132,10 @@ def initial_codes(
     if searched:
         first, labels = search_latents(generator, observation, operator, config.init_samples, rng)
     extra = config.codes - int(searched)
-    rest = (
-        generator.sample_latent(b * extra, rng).to(observation.device).reshape(b, extra, generator.latent_dim)
-    )
-    codes = torch.cat([first[:, None], rest], dim=1) if searched else rest
+    rest = generator.sample_latent(extra, rng).to(observation.device).expand(b, extra, generator.latent_dim)
+    codes = torch.cat([first[:, None], rest], dim=1) if searched else rest.clone()
     if labels is None and generator.num_classes:
-        labels = generator.sample_classes(b, rng).to(observation.device)
+        labels = generator.sample_classes(1, rng).to(observation.device).expand(b).clone()
     return codes, labels
 
 
