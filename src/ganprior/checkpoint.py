@@ -146,8 +146,8 @@ def load_prior(
         if arch is None:
             raise GanpriorError(
                 f"{path} is neither a ganprior file nor a known published layout "
-                "(BigGAN, BigGAN-deep, PGGAN, StyleGAN2, StyleGAN2-ADA): for a bare state dict say which architecture "
-                "it is (--arch, --arch-option)"
+                "(BigGAN, BigGAN-deep, PGGAN, StyleGAN2, StyleGAN2-ADA): for a bare state dict say which "
+                "architecture it is (--arch, --arch-option)"
             )
         meta = {"generator": {"arch": arch, "config": config or {}}, "discriminator": None, "card": {}}
         if not any(k.startswith("generator.") for k in tensors):

@@ -188,7 +188,11 @@ def test_the_stored_module_source_is_live_for_a_plain_unpickler(marker):
 
 @pytest.mark.parametrize("protocol", [3, 4, 5])
 def test_the_pickle_reproduces_the_fixture_and_never_runs_its_source(marker, tmp_path, protocol):
-    prior = zoo.load(write(tmp_path / "ffhq.pkl", nvlabs_pickle(marker, protocol)))
+    data = nvlabs_pickle(marker, protocol)
+    if protocol == 3:  # as the published files were written (Python 3.7, numpy 1.x names)
+        data, numpy2 = data.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n"), data
+        assert data != numpy2
+    prior = zoo.load(write(tmp_path / "ffhq.pkl", data))
     assert not marker.exists()
     g = prior.generator
     with torch.no_grad():

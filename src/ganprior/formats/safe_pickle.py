@@ -4,8 +4,9 @@ A ``Policy`` names the globals a file may ask for: ``allowed`` ones resolve to t
 tensor rebuild functions, ``OrderedDict``); ``stubs`` ones resolve to a stand-in given here instead
 (a pickled config class -> ``PickledObject``, which only stores its state; NVlabs'
 ``persistence._reconstruct_persistent_obj`` -> a function returning its ``meta``; a dangerous
-helper -> a safe one, as ``PLAIN_PICKLE`` replaces ``torch.storage._load_from_bytes``). Every pickle is scanned first (``pickletools.genops``) and refused, naming the
-global, if it asks for anything else; the unpickler's ``find_class`` enforces the same list. Stub
+helper -> a safe one, as ``PLAIN_PICKLE`` replaces ``torch.storage._load_from_bytes``). Every pickle
+is scanned first (``pickletools.genops``) and refused, naming the global, if it asks for anything
+else; the unpickler's ``find_class`` enforces the same list. Stub
 objects never run ``__setstate__`` or ``__reduce__`` code from the file: BUILD fills their
 ``__dict__``.
 """
