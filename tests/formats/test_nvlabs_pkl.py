@@ -227,6 +227,46 @@ def test_the_discriminator_keeps_the_pickles_minibatch_stddev_group(marker, tmp_
         assert not torch.allclose(prior.discriminator(x)[:, None], GOLDEN["d.logit"], atol=1e-3)
 
 
+def clamped(limit: float) -> dict[str, dict[str, Any]]:
+    """Options of a pickle trained as StyleGAN2-ADA's configurations are (``conv_clamp``, fp16)."""
+    synthesis = EasyDict(channel_base=1024, channel_max=32, num_fp16_res=4, conv_clamp=limit)
+    return {"g_kwargs": {"synthesis_kwargs": synthesis}, "d_kwargs": {"conv_clamp": limit, "num_fp16_res": 4}}
+
+
+def test_the_conv_clamp_of_the_published_configurations_is_kept(marker, tmp_path):
+    prior = zoo.load(write(tmp_path / "metfaces.pkl", nvlabs_pickle(marker, **clamped(256))))
+    assert prior.generator.config["conv_clamp"] == prior.discriminator.config["conv_clamp"] == 256
+    assert (prior.card["conv_clamp"], prior.card["num_fp16_res"]) == (256, 4)
+    with torch.no_grad():  # the fixture's activations stay far inside ±256
+        max_error("b_wplus.g.img", prior.generator(GOLDEN["b_wplus.in.wplus"].flatten(1)))
+        max_error("d.logit", prior.discriminator(GOLDEN["in.d_x"])[:, None])
+
+
+def test_a_tight_conv_clamp_bounds_every_conv_output(marker, tmp_path):
+    limit = 0.05
+    prior = zoo.load(write(tmp_path / "tight.pkl", nvlabs_pickle(marker, **clamped(limit))))
+    g, d = prior.generator, prior.discriminator
+    convs: list[Tensor] = []
+    hooks = [
+        stage.get_submodule(name).register_forward_hook(lambda m, i, o: convs.append(o))
+        for stage in g.stages
+        for name in ("conv_up", "conv")
+        if hasattr(stage, name)
+    ]
+    rgb = g.stages[0].to_rgb.register_forward_hook(lambda m, i, o: convs.append(o))  # no skip added yet
+    with torch.no_grad():
+        image = g(GOLDEN["b_wplus.in.wplus"].flatten(1))
+        features = d.features(GOLDEN["in.d_x"])
+        logit = d(GOLDEN["in.d_x"])
+    for hook in [*hooks, rgb]:
+        hook.remove()
+    assert len(convs) == 2 * g.num_stages and all(c.abs().max() <= limit for c in convs)
+    assert image.abs().max() <= g.num_stages * limit  # the sum of clamped ToRGB outputs, blurred
+    assert not torch.allclose(image, GOLDEN["b_wplus.g.img"], atol=1e-3)
+    assert features[0].abs().max() <= limit and features[-2].abs().max() <= limit  # from-RGB, final conv
+    assert not torch.allclose(logit[:, None], GOLDEN["d.logit"], atol=1e-3)
+
+
 def test_a_torch_file_named_pkl_is_still_read_as_one(tmp_path):
     for legacy in (False, True):
         path = tmp_path / f"rosinality{int(legacy)}.pkl"

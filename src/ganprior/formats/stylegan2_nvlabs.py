@@ -5,7 +5,9 @@
 and returns the dict a rosinality file holds ({g_ema, latent_avg} + d). Only the default
 architectures are mapped (G "skip", D "resnet", unconditional); any other key is refused by name.
 ``NVLABS`` recognises a pickle {G, D, G_ema, augment_pipe, training_set_kwargs} from its content,
-checks the networks' classes and constructor arguments, and builds G from G_ema, and D.
+checks the networks' classes and constructor arguments, and builds G from G_ema, and D, with the
+networks' ``conv_clamp`` and D's minibatch-stddev group. They run in float32 (NVlabs runs the top
+``num_fp16_res`` resolutions in float16 on a GPU unless ``force_fp32``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import Tensor
 
 from ..checkpoint import Prior
 from ..errors import GanpriorError
-from ..models.stylegan2 import StyleGAN2Discriminator
+from ..models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from . import stylegan2
 from .base import NativeFormat
 from .nvlabs_pickle import STUBS, flat_state, init_kwargs, is_persistent
@@ -27,6 +29,7 @@ from .nvlabs_pickle import STUBS, flat_state, init_kwargs, is_persistent
 BLUR_UP_GAIN = 4
 """rosinality stores the upsampling blur kernels × up² (4); NVlabs' ``resample_filter`` sums to 1."""
 
+Net = TypeVar("Net", StyleGAN2Generator, StyleGAN2Discriminator)
 Renamer = Callable[[re.Match[str], Tensor], dict[str, Tensor]]
 
 
@@ -226,6 +229,20 @@ def _same_resolution(kwargs: Mapping[str, Any], resolution: int, role: str, path
         )
 
 
+def _with_options(net: Net, **options: Any) -> Net:
+    """``net`` rebuilt with some constructor ``options`` changed, with the same weights."""
+    if all(net.config.get(k) == v for k, v in options.items()):
+        return net
+    again = type(net)(**net.config | options)
+    again.load_state_dict(net.state_dict())
+    return again
+
+
+def _clamp(kwargs: Mapping[str, Any]) -> float | None:
+    clamp = kwargs.get("conv_clamp")
+    return None if clamp is None else float(clamp)
+
+
 def build_pickle(obj: Mapping[str, Any], path: Path) -> Prior:
     """The Prior of an NVlabs StyleGAN2-ADA pickle: G from ``G_ema`` (``G`` and ``augment_pipe`` are
     not used), D when the pickle has one, both checked against their ``_init_kwargs``."""
@@ -237,18 +254,16 @@ def build_pickle(obj: Mapping[str, Any], path: Path) -> Prior:
     d_kwargs = _checked(d_meta, "D", "Discriminator", path) if is_persistent(d_meta) else None
     prior = build(flat_state(obj["G_ema"]), flat_state(d_meta) if d_kwargs is not None else None, path)
     _same_resolution(g_kwargs, prior.generator.resolution, "G_ema", path)
+    synthesis = g_kwargs.get("synthesis_kwargs") or {}
+    prior.generator = _with_options(prior.generator, conv_clamp=_clamp(synthesis))
     if d_kwargs is not None and prior.discriminator is not None:
         _same_resolution(d_kwargs, prior.discriminator.resolution, "D", path)
-        group = _mbstd_group(d_kwargs, path)
-        if group != MBSTD_GROUP:
-            discriminator = StyleGAN2Discriminator(**prior.discriminator.config | {"stddev_group": group})
-            discriminator.load_state_dict(prior.discriminator.state_dict())
-            prior.discriminator = discriminator
-    synthesis = g_kwargs.get("synthesis_kwargs") or {}
-    clamp = synthesis.get("conv_clamp")
+        prior.discriminator = _with_options(
+            prior.discriminator, stddev_group=_mbstd_group(d_kwargs, path), conv_clamp=_clamp(d_kwargs)
+        )
     prior.card |= {
         "nvlabs_class": obj["G_ema"]["class_name"],
-        "conv_clamp": None if clamp is None else float(clamp),
+        "conv_clamp": _clamp(synthesis),
         "num_fp16_res": int(synthesis.get("num_fp16_res", 0)),
     }
     return prior
