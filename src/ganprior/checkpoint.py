@@ -115,8 +115,10 @@ def load_prior(
 ) -> Prior:
     """Load a prior from a ganprior safetensors file, or a user's bare generator checkpoint.
 
-    A bare checkpoint (``.safetensors`` without ganprior metadata, or ``.pt``/``.pth`` read with
-    ``weights_only=True``) holds a generator state dict; ``arch`` and ``config`` say what to build.
+    A published layout (a torch file, or a raw pickle such as NVlabs' ``.pkl``, read without running
+    anything) is recognised from its content. A bare checkpoint (``.safetensors`` without ganprior
+    metadata, or ``.pt``/``.pth`` read with ``weights_only=True``) holds a generator state dict;
+    ``arch`` and ``config`` say what to build.
     """
     path = Path(path)
     if not path.is_file():
@@ -129,9 +131,9 @@ def load_prior(
         except (SafetensorError, OSError, RuntimeError, json.JSONDecodeError) as exc:
             raise GanpriorError(f"cannot read checkpoint {path}: {exc}") from exc
     else:
-        from .formats import read_torch_file, recognise
+        from .formats import read_checkpoint, recognise
 
-        loaded = read_torch_file(path)
+        loaded = read_checkpoint(path)
         native = recognise(loaded) if arch is None else None
         if native is not None:
             prior = native.build(loaded, path)
@@ -144,8 +146,8 @@ def load_prior(
         if arch is None:
             raise GanpriorError(
                 f"{path} is neither a ganprior file nor a known published layout "
-                "(BigGAN, BigGAN-deep, PGGAN, StyleGAN2): for a bare state dict say which architecture "
-                "it is (--arch, --arch-option)"
+                "(BigGAN, BigGAN-deep, PGGAN, StyleGAN2, StyleGAN2-ADA): for a bare state dict say which "
+                "architecture it is (--arch, --arch-option)"
             )
         meta = {"generator": {"arch": arch, "config": config or {}}, "discriminator": None, "card": {}}
         if not any(k.startswith("generator.") for k in tensors):

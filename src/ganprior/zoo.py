@@ -160,7 +160,7 @@ def load(
     text = str(model)
     if text in model_names():
         prior = load_prior(fetch(text), name=text)
-    elif Path(text).suffix in {".safetensors", ".pt", ".pth", ".tar", ".ckpt"} or Path(text).exists():
+    elif Path(text).suffix in {".safetensors", ".pt", ".pth", ".pkl", ".tar", ".ckpt"} or Path(text).exists():
         prior = load_prior(text, arch=arch, config=config)
     else:
         raise GanpriorError(

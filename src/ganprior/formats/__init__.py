@@ -4,7 +4,7 @@ and layout from its keys and shapes, never its name, and build a ``Prior`` from 
 A format is one module here exposing a ``NativeFormat``, listed once in ``registry.FORMATS``.
 """
 
-from .base import NativeFormat, read_torch_file
+from .base import NativeFormat, read_checkpoint, read_torch_file
 from .registry import FORMATS, recognise
 
-__all__ = ["FORMATS", "NativeFormat", "read_torch_file", "recognise"]
+__all__ = ["FORMATS", "NativeFormat", "read_checkpoint", "read_torch_file", "recognise"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import biggan, pggan, stylegan2
+from . import biggan, pggan, stylegan2, stylegan2_nvlabs
 from .base import NativeFormat
 
 FORMATS: list[NativeFormat] = [
@@ -14,6 +14,7 @@ FORMATS: list[NativeFormat] = [
     pggan.GENFORCE,
     pggan.GAN_ZOO,
     stylegan2.ROSINALITY,
+    stylegan2_nvlabs.NVLABS,
     biggan.BIGGAN,
     biggan.BIGGAN_D,
     biggan.BIGGAN_DEEP,

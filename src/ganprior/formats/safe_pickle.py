@@ -4,8 +4,9 @@ A ``Policy`` names the globals a file may ask for: ``allowed`` ones resolve to t
 tensor rebuild functions, ``OrderedDict``); ``stubs`` ones resolve to a stand-in given here instead
 (a pickled config class -> ``PickledObject``, which only stores its state; NVlabs'
 ``persistence._reconstruct_persistent_obj`` -> a function returning its ``meta``; a dangerous
-helper -> a safe one). Every pickle is scanned first (``pickletools.genops``) and refused, naming the
-global, if it asks for anything else; the unpickler's ``find_class`` enforces the same list. Stub
+helper -> a safe one, as ``PLAIN_PICKLE`` replaces ``torch.storage._load_from_bytes``). Every pickle
+is scanned first (``pickletools.genops``) and refused, naming the global, if it asks for anything
+else; the unpickler's ``find_class`` enforces the same list. Stub
 objects never run ``__setstate__`` or ``__reduce__`` code from the file: BUILD fills their
 ``__dict__``.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import io
 import pickle
 import pickletools
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +57,12 @@ TORCH_TENSORS: frozenset[str] = frozenset(
     ]
 )
 """What a torch state dict pickles: tensor / parameter rebuilders, storage types, dtypes."""
+
+NUMPY_ARRAYS: frozenset[str] = frozenset(
+    [f"numpy.{core}.multiarray.{name}" for core in ("core", "_core") for name in ("_reconstruct", "scalar")]
+    + ["numpy.ndarray", "numpy.dtype"]
+)
+"""What numpy arrays and scalars pickle as (numpy 1.x names, and 2.x's ``numpy._core``)."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +135,28 @@ def scan(file: IO[bytes], policy: Policy) -> None:
             recent = [*recent[-1:], None]
 
 
+def storage_from_bytes(data: bytes) -> torch.TypedStorage | torch.UntypedStorage:
+    """Stand-in for ``torch.storage._load_from_bytes``, which a plainly pickled tensor's storage names:
+    ``data`` (a legacy torch file) read with ``weights_only=True``, where the stock function runs an
+    unrestricted ``torch.load`` on it. Raises ``RefusedGlobal`` naming what ``data`` asks for."""
+    try:
+        storage = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        raise RefusedGlobal(f"{found[1] if found else 'an unknown one'} (inside a pickled storage)") from exc
+    if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
+        raise pickle.UnpicklingError(f"a pickled storage holds a {type(storage).__name__}")
+    return storage
+
+
+PLAIN_PICKLE = Policy(
+    TORCH_TENSORS | NUMPY_ARRAYS | {"builtins.set"},
+    {"torch.storage._load_from_bytes": storage_from_bytes},
+)
+"""What ``pickle.dump`` of tensors, numpy arrays and containers names (``torch.nn.Module`` state
+holds a set): the tensor and numpy rebuilders, storages through ``storage_from_bytes``."""
+
+
 def _check(name: str, policy: Policy) -> None:
     if not policy.permits(name):
         raise RefusedGlobal(name)
@@ -185,3 +215,22 @@ def load_torch(path: str | Path, policy: Policy) -> Any:
         return torch.load(path, map_location="cpu", weights_only=False, pickle_module=pickle_module(policy))
     except RefusedGlobal as exc:
         raise GanpriorError(f"cannot read {path} safely: {exc} (nothing from the file was run)") from exc
+
+
+def load_pickle(path: str | Path, policy: Policy) -> Any:
+    """The object in a raw pickle file (``pickle.dump``) under ``policy``.
+
+    Raises ``GanpriorError`` with one line: the refused global (nothing from the file has run by
+    then), or a truncated or corrupted file.
+    """
+    try:
+        with open(path, "rb") as file:
+            return _unpickler_class(policy)(file).load()
+    except RefusedGlobal as exc:
+        raise GanpriorError(f"cannot read {path} safely: {exc} (nothing from the file was run)") from exc
+    except Exception as exc:  # any other failure to parse means a damaged file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GanpriorError(
+            f"cannot read {path} as a pickle ({first}): a truncated or corrupted download? compare its "
+            "size and sha256 with the original"
+        ) from exc

@@ -1,9 +1,13 @@
-"""NVlabs StyleGAN2-ADA names -> rosinality's, so an ADA network runs on the same architecture.
+"""NVlabs StyleGAN2-ADA network pickles (``ffhq.pkl``, ``metfaces.pkl``, ...) on the same architecture.
 
-``nvlabs_to_rosinality`` takes the flat state dicts of ``G_ema`` (and ``D``), the tensors a
-restricted unpickler collects from the persistent objects' ``_parameters`` / ``_buffers``, and
-returns the dict a rosinality file holds ({g_ema, latent_avg} + d). Only the default architectures
-are mapped (G "skip", D "resnet", unconditional); any other key is refused by name.
+``nvlabs_to_rosinality`` takes the flat state dicts of ``G_ema`` (and ``D``), the tensors
+``nvlabs_pickle.flat_state`` collects from the persistent objects' ``_parameters`` / ``_buffers``,
+and returns the dict a rosinality file holds ({g_ema, latent_avg} + d). Only the default
+architectures are mapped (G "skip", D "resnet", unconditional); any other key is refused by name.
+``NVLABS`` recognises a pickle {G, D, G_ema, augment_pipe, training_set_kwargs} from its content,
+checks the networks' classes and constructor arguments, and builds G from G_ema, and D, with the
+networks' ``conv_clamp`` and D's minibatch-stddev group. They run in float32 (NVlabs runs the top
+``num_fp16_res`` resolutions in float16 on a GPU unless ``force_fp32``).
 """
 
 from __future__ import annotations
@@ -11,16 +15,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 from torch import Tensor
 
 from ..checkpoint import Prior
 from ..errors import GanpriorError
+from ..models.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 from . import stylegan2
+from .base import NativeFormat
+from .nvlabs_pickle import STUBS, flat_state, init_kwargs, is_persistent
 
 BLUR_UP_GAIN = 4
 """rosinality stores the upsampling blur kernels × up² (4); NVlabs' ``resample_filter`` sums to 1."""
 
+Net = TypeVar("Net", StyleGAN2Generator, StyleGAN2Discriminator)
 Renamer = Callable[[re.Match[str], Tensor], dict[str, Tensor]]
 
 
@@ -159,3 +168,105 @@ def build(g_state: Mapping[str, Tensor], d_state: Mapping[str, Tensor] | None, p
     prior = stylegan2.build(nvlabs_to_rosinality(g_state, d_state), path)
     prior.card["layout"] = "nvlabs-stylegan2-ada"
     return prior
+
+
+NETWORK_MODULES = ("training.networks", "training.networks_stylegan2")
+"""Where StyleGAN2-ADA's classes live: the stylegan2-ada-pytorch repository, and stylegan3's copy."""
+DEFAULT_ARCHITECTURE = {"Generator": "skip", "Discriminator": "resnet"}
+MBSTD_GROUP = 4
+"""NVlabs' and rosinality's default minibatch-stddev group (``epilogue_kwargs.mbstd_group_size``)."""
+
+
+def matches(obj: Mapping[str, Any]) -> bool:
+    """An NVlabs network pickle: its ``G_ema`` is a persistent object (StyleGAN3's too: ``build``
+    then says why it cannot run it)."""
+    return is_persistent(obj.get("G_ema"))
+
+
+def _checked(meta: Mapping[str, Any], role: str, kind: str, path: Path) -> Mapping[str, Any]:
+    """``meta``'s constructor arguments, once its class is StyleGAN2-ADA's ``kind`` with the default
+    architecture and no classes; otherwise one line saying why not."""
+    name = meta["class_name"]
+    if "stylegan3" in name:
+        raise GanpriorError(
+            f"{path}: {role} is a StyleGAN3 network ({name}); only StyleGAN2-ADA is supported"
+        )
+    if name not in {f"{module}.{kind}" for module in NETWORK_MODULES}:
+        raise GanpriorError(f"{path}: {role} is a {name}, not a StyleGAN2-ADA {kind}")
+    kwargs = init_kwargs(meta)
+    if kwargs.get("c_dim"):
+        raise GanpriorError(
+            f"{path}: {role} is class-conditional (c_dim={kwargs['c_dim']}); only unconditional "
+            "StyleGAN2-ADA networks are supported"
+        )
+    options = (kwargs.get("synthesis_kwargs") or {}) if kind == "Generator" else kwargs
+    architecture = options.get("architecture", DEFAULT_ARCHITECTURE[kind])
+    if architecture != DEFAULT_ARCHITECTURE[kind]:
+        raise GanpriorError(
+            f"{path}: {role} has the {architecture!r} architecture; only StyleGAN2-ADA's default "
+            f"{DEFAULT_ARCHITECTURE[kind]!r} {kind.lower()} is supported"
+        )
+    return kwargs
+
+
+def _mbstd_group(d_kwargs: Mapping[str, Any], path: Path) -> int:
+    """D's minibatch-stddev group size, refusing what rosinality's layer cannot compute."""
+    epilogue = d_kwargs.get("epilogue_kwargs") or {}
+    group, channels = epilogue.get("mbstd_group_size", MBSTD_GROUP), epilogue.get("mbstd_num_channels", 1)
+    if not isinstance(group, int) or channels != 1:
+        raise GanpriorError(
+            f"{path}: D's minibatch stddev (group {group}, {channels} channels) is not supported; "
+            "only an integer group with 1 channel"
+        )
+    return group
+
+
+def _same_resolution(kwargs: Mapping[str, Any], resolution: int, role: str, path: Path) -> None:
+    stated = kwargs.get("img_resolution", resolution)
+    if stated != resolution:
+        raise GanpriorError(
+            f"{path}: {role} says img_resolution {stated} but its tensors make {resolution} px"
+        )
+
+
+def _with_options(net: Net, **options: Any) -> Net:
+    """``net`` rebuilt with some constructor ``options`` changed, with the same weights."""
+    if all(net.config.get(k) == v for k, v in options.items()):
+        return net
+    again = type(net)(**net.config | options)
+    again.load_state_dict(net.state_dict())
+    return again
+
+
+def _clamp(kwargs: Mapping[str, Any]) -> float | None:
+    clamp = kwargs.get("conv_clamp")
+    return None if clamp is None else float(clamp)
+
+
+def build_pickle(obj: Mapping[str, Any], path: Path) -> Prior:
+    """The Prior of an NVlabs StyleGAN2-ADA pickle: G from ``G_ema`` (``G`` and ``augment_pipe`` are
+    not used), D when the pickle has one, both checked against their ``_init_kwargs``."""
+    g_kwargs = _checked(obj["G_ema"], "G_ema", "Generator", path)
+    z_dim, w_dim = g_kwargs.get("z_dim"), g_kwargs.get("w_dim")
+    if z_dim is not None and w_dim is not None and z_dim != w_dim:
+        raise GanpriorError(f"{path}: G_ema has z_dim {z_dim} != w_dim {w_dim}, which is not supported")
+    d_meta = obj.get("D")
+    d_kwargs = _checked(d_meta, "D", "Discriminator", path) if is_persistent(d_meta) else None
+    prior = build(flat_state(obj["G_ema"]), flat_state(d_meta) if d_kwargs is not None else None, path)
+    _same_resolution(g_kwargs, prior.generator.resolution, "G_ema", path)
+    synthesis = g_kwargs.get("synthesis_kwargs") or {}
+    prior.generator = _with_options(prior.generator, conv_clamp=_clamp(synthesis))
+    if d_kwargs is not None and prior.discriminator is not None:
+        _same_resolution(d_kwargs, prior.discriminator.resolution, "D", path)
+        prior.discriminator = _with_options(
+            prior.discriminator, stddev_group=_mbstd_group(d_kwargs, path), conv_clamp=_clamp(d_kwargs)
+        )
+    prior.card |= {
+        "nvlabs_class": obj["G_ema"]["class_name"],
+        "conv_clamp": _clamp(synthesis),
+        "num_fp16_res": int(synthesis.get("num_fp16_res", 0)),
+    }
+    return prior
+
+
+NVLABS = NativeFormat("stylegan2-ada-nvlabs", "StyleGAN2", matches, build_pickle, pickle_stubs=STUBS)

@@ -20,6 +20,10 @@ stored buffers, as inversion needs) or ``random`` (fresh each call, for sampling
 Discriminator (``stylegan2-d``): 1×1 from-RGB, residual blocks with blur-downsampling, minibatch
 standard deviation (one channel), a 3×3 conv and two linear layers. Parameter names equal
 rosinality's, so its ``d`` state dict loads as it is.
+
+``conv_clamp`` (G and D; None in rosinality's files, 256 in most NVlabs StyleGAN2-ADA pickles) clamps
+what NVlabs clamps to ±conv_clamp: every activated conv output and every ToRGB output (G), the
+from-RGB, block and final conv outputs (D; not the 1×1 skips).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from torch.nn import functional as F
 from ..errors import GanpriorError
 from .sngan import PixelNorm
 from .staged import StagedDiscriminator, StagedGenerator
-from .stylegan2_ops import Blur, EqualConv2d, EqualLinear, FusedLeakyReLU, Upsample
+from .stylegan2_ops import Blur, Clamp, EqualConv2d, EqualLinear, FusedLeakyReLU, Upsample
 
 BLUR = (1, 3, 3, 1)
 LATENT_SPACES = ("z", "w", "w+")
@@ -101,28 +105,40 @@ class NoiseInjection(nn.Module):
 class StyledConv(nn.Module):
     """Modulated conv, noise, bias + leaky ReLU: (B, in, H, W) + w (B, w_dim) -> (B, out, H', W')."""
 
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int, size: int, upsample: bool = False) -> None:
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        w_dim: int,
+        size: int,
+        upsample: bool = False,
+        clamp: float | None = None,
+    ) -> None:
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, 3, w_dim, upsample=upsample)
         self.noise = NoiseInjection(size)
         self.activate = FusedLeakyReLU(out_ch)
+        self.clamp = nn.Identity() if clamp is None else Clamp(clamp)
 
     def forward(self, x: Tensor, w: Tensor, noise: Tensor | None = None) -> Tensor:
-        return self.activate(self.noise(self.conv(x, w), noise))
+        return self.clamp(self.activate(self.noise(self.conv(x, w), noise)))
 
 
 class ToRGB(nn.Module):
     """Features (B, in, H, W) + w -> RGB (B, C, H, W), plus the previous skip image upsampled ×2."""
 
-    def __init__(self, in_ch: int, channels: int, w_dim: int, upsample: bool) -> None:
+    def __init__(
+        self, in_ch: int, channels: int, w_dim: int, upsample: bool, clamp: float | None = None
+    ) -> None:
         super().__init__()
         if upsample:
             self.upsample = Upsample(BLUR)
         self.conv = ModulatedConv2d(in_ch, channels, 1, w_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.clamp = nn.Identity() if clamp is None else Clamp(clamp)
 
     def forward(self, x: Tensor, w: Tensor, skip: Tensor | None = None) -> Tensor:
-        out = self.conv(x, w) + self.bias
+        out = self.clamp(self.conv(x, w) + self.bias)
         return out if skip is None else out + self.upsample(skip)
 
 
@@ -136,10 +152,10 @@ def _unpack(context: Tensor | tuple[Tensor, ...], convs: int) -> tuple[Tensor, l
 class FirstStage(nn.Module):
     """Stage 0: constant (B, C, 4, 4) -> (features, skip image (B, channels, 4, 4)); styles w[0], w[1]."""
 
-    def __init__(self, width: int, channels: int, w_dim: int, last: bool) -> None:
+    def __init__(self, width: int, channels: int, w_dim: int, last: bool, clamp: float | None = None) -> None:
         super().__init__()
-        self.conv = StyledConv(width, width, w_dim, 4)
-        self.to_rgb = ToRGB(width, channels, w_dim, upsample=False)
+        self.conv = StyledConv(width, width, w_dim, 4, clamp=clamp)
+        self.to_rgb = ToRGB(width, channels, w_dim, upsample=False, clamp=clamp)
         self.last = last
 
     def forward(self, h: Tensor, context: Tensor | tuple[Tensor, ...]) -> Any:
@@ -152,11 +168,20 @@ class FirstStage(nn.Module):
 class UpStage(nn.Module):
     """Stage k: (features, skip) at R/2 -> both at R (the image when ``last``); styles w[2k−1 … 2k+1]."""
 
-    def __init__(self, in_ch: int, out_ch: int, channels: int, w_dim: int, size: int, last: bool) -> None:
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        channels: int,
+        w_dim: int,
+        size: int,
+        last: bool,
+        clamp: float | None = None,
+    ) -> None:
         super().__init__()
-        self.conv_up = StyledConv(in_ch, out_ch, w_dim, size, upsample=True)
-        self.conv = StyledConv(out_ch, out_ch, w_dim, size)
-        self.to_rgb = ToRGB(out_ch, channels, w_dim, upsample=True)
+        self.conv_up = StyledConv(in_ch, out_ch, w_dim, size, upsample=True, clamp=clamp)
+        self.conv = StyledConv(out_ch, out_ch, w_dim, size, clamp=clamp)
+        self.to_rgb = ToRGB(out_ch, channels, w_dim, upsample=True, clamp=clamp)
         self.last = last
 
     def forward(self, h: tuple[Tensor, Tensor], context: Tensor | tuple[Tensor, ...]) -> Any:
@@ -205,6 +230,7 @@ class StyleGAN2Generator(StagedGenerator):
         latent_space: str = "w+",
         truncation: float = 1.0,
         noise: str = "fixed",
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         levels = _levels(resolution)
@@ -216,9 +242,9 @@ class StyleGAN2Generator(StagedGenerator):
             PixelNorm(), *(EqualLinear(w_dim, w_dim, lr_mul=lr_mlp, activate=True) for _ in range(n_mlp))
         )
         self.input = ConstantInput(widths[0])
-        stages: list[nn.Module] = [FirstStage(widths[0], channels, w_dim, last=levels == 1)]
+        stages: list[nn.Module] = [FirstStage(widths[0], channels, w_dim, levels == 1, conv_clamp)]
         stages += [
-            UpStage(widths[k - 1], widths[k], channels, w_dim, 4 * 2**k, last=k == levels - 1)
+            UpStage(widths[k - 1], widths[k], channels, w_dim, 4 * 2**k, k == levels - 1, conv_clamp)
             for k in range(1, levels)
         ]
         self.stages = nn.ModuleList(stages)
@@ -230,6 +256,7 @@ class StyleGAN2Generator(StagedGenerator):
             "widths": list(widths),
             "channels": channels,
             "lr_mlp": lr_mlp,
+            "conv_clamp": conv_clamp,
         }
         self.configure(latent_space=latent_space, truncation=truncation, noise=noise)
 
@@ -320,6 +347,7 @@ class ConvLayer(nn.Sequential):
         downsample: bool = False,
         activate: bool = True,
         bias: bool = True,
+        clamp: float | None = None,
     ) -> None:
         layers: list[nn.Module] = []
         if downsample:
@@ -329,16 +357,18 @@ class ConvLayer(nn.Sequential):
         layers.append(EqualConv2d(in_ch, out_ch, kernel, stride, padding, bias=bias and not activate))
         if activate:
             layers.append(FusedLeakyReLU(out_ch))
+        if clamp is not None:
+            layers.append(Clamp(clamp))
         super().__init__(*layers)
 
 
 class ResBlock(nn.Module):
     """(B, in, H, W) -> (B, out, H/2, W/2): (conv, conv↓ + 1×1 skip↓) / √2."""
 
-    def __init__(self, in_ch: int, out_ch: int) -> None:
+    def __init__(self, in_ch: int, out_ch: int, clamp: float | None = None) -> None:
         super().__init__()
-        self.conv1 = ConvLayer(in_ch, in_ch, 3)
-        self.conv2 = ConvLayer(in_ch, out_ch, 3, downsample=True)
+        self.conv1 = ConvLayer(in_ch, in_ch, 3, clamp=clamp)
+        self.conv2 = ConvLayer(in_ch, out_ch, 3, downsample=True, clamp=clamp)
         self.skip = ConvLayer(in_ch, out_ch, 1, downsample=True, activate=False, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -370,7 +400,12 @@ class StyleGAN2Discriminator(StagedDiscriminator):
     arch_name = "stylegan2-d"
 
     def __init__(
-        self, resolution: int, widths: Sequence[int], channels: int = 3, stddev_group: int = 4
+        self,
+        resolution: int,
+        widths: Sequence[int],
+        channels: int = 3,
+        stddev_group: int = 4,
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         levels = _levels(resolution)
@@ -378,10 +413,10 @@ class StyleGAN2Discriminator(StagedDiscriminator):
             raise GanpriorError(f"need {levels} widths ({resolution} … 4 px), got {len(widths)}")
         self.resolution, self.channels, self.num_classes = resolution, channels, 0
         self.stddev_group = stddev_group
-        blocks = [ConvLayer(channels, widths[0], 1)]
-        blocks += [ResBlock(a, b) for a, b in itertools.pairwise(widths)]
+        blocks = [ConvLayer(channels, widths[0], 1, clamp=conv_clamp)]
+        blocks += [ResBlock(a, b, conv_clamp) for a, b in itertools.pairwise(widths)]
         self.convs = nn.Sequential(*blocks)
-        self.final_conv = ConvLayer(widths[-1] + 1, widths[-1], 3)
+        self.final_conv = ConvLayer(widths[-1] + 1, widths[-1], 3, clamp=conv_clamp)
         self.final_linear = nn.Sequential(
             EqualLinear(widths[-1] * 16, widths[-1], activate=True), EqualLinear(widths[-1], 1)
         )
@@ -390,6 +425,7 @@ class StyleGAN2Discriminator(StagedDiscriminator):
             "widths": list(widths),
             "channels": channels,
             "stddev_group": stddev_group,
+            "conv_clamp": conv_clamp,
         }
 
     def _blocks(self, x: Tensor, group: int) -> list[Tensor]:

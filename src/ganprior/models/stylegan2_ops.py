@@ -115,6 +115,17 @@ class EqualConv2d(nn.Module):
         return F.conv2d(x, self.weight * self.scale, self.bias, self.stride, self.padding)
 
 
+class Clamp(nn.Module):
+    """NVlabs' ``conv_clamp``: x clamped to [-limit, limit] (no parameters), same shape."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.clamp(-self.limit, self.limit)
+
+
 class FusedLeakyReLU(nn.Module):
     """Bias + leaky ReLU 0.2 + gain √2 over channels: (B, C, ...) -> same shape."""
 
