@@ -105,10 +105,23 @@ def _fingerprint(prior: Prior) -> dict:
     return {"name": prior.name, "arch": g.arch_name, "parameters": sum(p.numel() for p in g.parameters())}
 
 
-def reconstruct(prior: Prior, images: Tensor, steps: int | None = None, seed: int = 0) -> Reconstruction:
+def reconstruct(
+    prior: Prior,
+    images: Tensor,
+    steps: int | None = None,
+    seed: int = 0,
+    *,
+    options: dict[str, object] | None = None,
+) -> Reconstruction:
     """Fit N images (N, C, H, W) with DGP's manipulation schedule (a conditional model's class is
-    searched together with the latent)."""
-    config = DGPConfig(steps=steps, schedule="manipulate", seed=seed)
+    searched together with the latent); ``options``: other ``DGPConfig`` fields by name (e.g.
+    ``init_samples``, ``metric``), strings parsed as ``--method-option`` values."""
+    unknown = {"schedule", "steps", "seed"} & set(options or {})
+    if unknown:
+        raise GanpriorError(f"reconstruct sets {sorted(unknown)[0]} itself")
+    config = DGPConfig.for_task(
+        "manipulate", prior, **(options or {}), schedule="manipulate", steps=steps, seed=seed
+    )
     result = solve(prior, images, Operator(), config)
     assert result.generator_state is not None  # the manipulation schedule always tunes G
     return Reconstruction(result.generator_state, result.latent, result.classes, result.image)
