@@ -24,9 +24,9 @@ from conftest import cheap_vgg_metric
 from ganprior import edit, features, zoo
 from ganprior.anomaly import DETECTORS
 from ganprior.checkpoint import Prior
-from ganprior.cli import main
 from ganprior.errors import GanpriorError
 from ganprior.solvers import METHODS
+from test_cli import run
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FAMILIES = {
@@ -177,15 +177,9 @@ def test_edit_tools_on_every_family(family):
             edit.transfer(prior, rec, [0])
 
 
-def cli(args: list[object], capsys) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_inspect_prints_what_each_native_file_holds(family, capsys):
-    code, stdout, err = cli(["inspect", FAMILIES[family]], capsys)
+    code, stdout, err = run(["inspect", FAMILIES[family]], capsys)
     assert code == 0, err
     fields = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in stdout.splitlines())
     name, resolution, classes, has_d = EXPECTED[family]
@@ -202,7 +196,7 @@ def test_inspect_prints_what_each_native_file_holds(family, capsys):
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_convert_gives_identical_generator_and_discriminator(family, tmp_path, capsys):
     out = tmp_path / f"{family}.safetensors"
-    code, _, err = cli(["convert", FAMILIES[family], out], capsys)
+    code, _, err = run(["convert", FAMILIES[family], out], capsys)
     assert code == 0, err
     native, converted = load(family), zoo.load(out)
     assert converted.card["converted_from"]["file"] == FAMILIES[family].name

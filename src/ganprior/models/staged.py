@@ -46,6 +46,16 @@ class StagedGenerator(nn.Module):
     channels: int
     stages: nn.ModuleList
     config: dict[str, Any]
+    runtime_options: tuple[str, ...] = ()
+    """The run-time settings ``configure`` takes (they change no weight; e.g. StyleGAN2's
+    ``latent_space``, ``truncation`` and ``noise``); none by default."""
+
+    def configure(self, **options: Any) -> StagedGenerator:
+        """Set run-time options named in ``runtime_options`` (None: unchanged); this one has none."""
+        asked = [k for k, v in options.items() if v is not None]
+        if asked:
+            raise GanpriorError(f"{self.arch_name} takes no run-time option {asked[0]}")
+        return self
 
     def class_vector(self, y: Tensor | None, batch: int) -> Tensor | None:
         """Class labels as a float matrix (B, num_classes).

@@ -195,6 +195,7 @@ class StyleGAN2Generator(StagedGenerator):
     """
 
     arch_name = "stylegan2"
+    runtime_options = ("latent_space", "truncation", "noise")
 
     def __init__(
         self,
