@@ -11,6 +11,8 @@ import pytest
 import torch
 
 import ganprior
+from ganprior import edit
+from ganprior.errors import GanpriorError
 from test_cli import run
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -80,3 +82,14 @@ def test_discriminator_attaches_a_d_to_a_generator_without_one(tmp_path, capsys)
     )
     with torch.no_grad():
         assert torch.equal(borrowed(x, y), own(x, y))
+
+
+def test_a_reconstruction_in_one_latent_space_is_refused_in_another(tmp_path):
+    prior = ganprior.load(STYLEGAN2)  # W+
+    with torch.no_grad():
+        images = prior.generator(prior.generator.sample_latent(1, torch.Generator().manual_seed(0)))
+    rec = edit.Reconstruction({}, torch.zeros(1, 256), None, images)
+    path = rec.save(tmp_path / "a.safetensors", prior, images[0], {"method": "invert"})
+    assert edit.Reconstruction.load([path], prior)[0].latent.shape == (1, 256)
+    with pytest.raises(GanpriorError, match=r"latent of size 256, the model's is 32: .* --latent-space"):
+        edit.Reconstruction.load([path], prior.configure(latent_space="w"))

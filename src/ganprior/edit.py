@@ -76,6 +76,12 @@ class Reconstruction:
                 raise GanpriorError(
                     f"{path} holds a multi-code ({meta.get('method')}) reconstruction; editing needs one latent (dgp, invert, rgi, rrgi)"
                 )
+            size, expected = tensors["latent"].shape[1], prior.generator.latent_dim
+            if size != expected:
+                raise GanpriorError(
+                    f"{path} holds a latent of size {size}, the model's is {expected}: load the model with "
+                    "the --latent-space the reconstruction was made in"
+                )
             parts.append(tensors)
         device = next(prior.generator.parameters()).device
         state_keys = [k for k in parts[0] if k.startswith("state.")]
