@@ -1,10 +1,12 @@
-"""Shared fixtures: tiny generators (fast on CPU) and an isolated output area."""
+"""Shared fixtures: tiny generators (fast on CPU), a cheap stand-in for VGG16 and an isolated output area."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from torch import Tensor, nn
 
+from ganprior import features
 from ganprior.checkpoint import Prior, save_prior
 from ganprior.models import DCGANGenerator
 
@@ -42,3 +44,26 @@ def tiny_checkpoint(tmp_path):
     path = tmp_path / "tiny.safetensors"
     save_prior(path, Prior("tiny", tiny_generator(), None, {"name": "tiny", "resolution": 16, "channels": 3}))
     return path
+
+
+class CheapFeatures(nn.Module):
+    """Two random strided convolutions: images (N, C, H, W) -> maps at H/4 and H/8 (C averaged first
+    unless ``channels`` are given)."""
+
+    def __init__(self, channels: int = 1) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.channels = channels
+        self.shallow, self.deep = nn.Conv2d(channels, 8, 4, 4), nn.Conv2d(8, 8, 2, 2)
+        self.requires_grad_(False)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        if x.shape[1] != self.channels:
+            x = x.mean(1, keepdim=True).expand(-1, self.channels, -1, -1)
+        shallow = self.shallow(x).relu()
+        return [shallow, self.deep(shallow).relu()]
+
+
+def cheap_vgg_metric(device: torch.device | str = "cpu", blocks: int = 4) -> features.FeatureMetric:
+    """A stand-in for ``features.vgg_metric`` (same signature): no download, milliseconds per call."""
+    return features.FeatureMetric(CheapFeatures(3).to(device), 3, 8, "mse", "vgg16 stand-in")

@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import Tensor, nn
+from torch import Tensor
 
 import benchmarks.common
 from benchmarks.__main__ import run
 from benchmarks.common import BenchOptions, Resources
 from benchmarks.suites import SUITES
-from conftest import tiny_generator
+from conftest import CheapFeatures, cheap_vgg_metric, tiny_generator
 from ganprior import features, sources, zoo
 from ganprior.checkpoint import Prior
 from ganprior.data import ImageSet
@@ -94,30 +94,8 @@ def tiny_defective(
     return torch.cat([painted, clean]), torch.cat([masks, torch.zeros_like(clean)])
 
 
-class CheapFeatures(nn.Module):
-    """Two random strided convolutions: images (N, C, H, W) -> maps at H/4 and H/8 (C averaged first
-    unless ``channels`` are given)."""
-
-    def __init__(self, channels: int = 1) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.channels = channels
-        self.shallow, self.deep = nn.Conv2d(channels, 8, 4, 4), nn.Conv2d(8, 8, 2, 2)
-        self.requires_grad_(False)
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        if x.shape[1] != self.channels:
-            x = x.mean(1, keepdim=True).expand(-1, self.channels, -1, -1)
-        shallow = self.shallow(x).relu()
-        return [shallow, self.deep(shallow).relu()]
-
-
 def tiny_patchcore(seed: int) -> PatchCore:
     return PatchCore(input_size=32, bank_size=2000, seed=seed, net=CheapFeatures())
-
-
-def cheap_vgg_metric(device: torch.device | str = "cpu", blocks: int = 4) -> features.FeatureMetric:
-    return features.FeatureMetric(CheapFeatures(3).to(device), 3, 8, "mse", "vgg16 stand-in")
 
 
 def _refuse(*args: Any, **kwargs: Any) -> Any:

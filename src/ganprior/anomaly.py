@@ -19,7 +19,7 @@ the calibrated threshold, image-level AUROC.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import torch
@@ -89,11 +89,17 @@ class Detection:
 def _run(
     prior: Prior, images: Tensor, method: str, lam: float, steps: int | None, seed: int, **overrides: Any
 ) -> Result:
+    """The detector's solver on N images; ``overrides``: its config fields beyond the preset."""
+    if method not in DETECTORS:
+        raise GanpriorError(f"unknown detector {method!r}; choose one of {', '.join(DETECTORS)}")
+    kind = InvertConfig if method == "residual" else CONFIGS[method]
+    unknown = sorted(set(overrides) - {f.name for f in fields(kind)})
+    if unknown:
+        raise GanpriorError(f"detector {method} has no option {unknown[0]!r}")
     if method == "residual":
         config = InvertConfig(seed=seed)
-        return invert(prior.generator, images, Operator(), replace(config, steps=steps or config.steps))
-    if method not in CONFIGS:
-        raise GanpriorError(f"unknown detector {method!r}; choose one of {', '.join(DETECTORS)}")
+        config = replace(config, steps=steps or config.steps, **overrides)
+        return invert(prior.generator, images, Operator(), config)
     config = preset(method, "anomaly", lam, steps, seed, **overrides)
     return rgi(prior.generator, images, config, prior.discriminator)
 
@@ -105,10 +111,13 @@ def anomaly_maps(
     lam: float | None = None,
     steps: int | None = None,
     seed: int = 0,
+    *,
+    options: dict[str, Any] | None = None,
 ) -> tuple[Tensor, Result]:
-    """Anomaly maps (N, 1, H, W) of ``method`` with λ (default: the model's calibrated one)."""
+    """Anomaly maps (N, 1, H, W) of ``method`` with λ (default: the model's calibrated one);
+    ``options``: solver settings beyond the preset, by field name (e.g. ``init_samples``)."""
     lam = model_lambda(prior, method) if lam is None and method in CONFIGS else (lam or 0.0)
-    result = _run(prior, images, method, lam, steps, seed)
+    result = _run(prior, images, method, lam, steps, seed, **(options or {}))
     if method == "residual":
         return (images - result.image).abs().mean(1, keepdim=True), result
     return result.extras["anomaly"], result
@@ -122,10 +131,13 @@ def detect(
     steps: int | None = None,
     seed: int = 0,
     batch_size: int | None = None,
+    *,
+    options: dict[str, Any] | None = None,
 ) -> Detection:
     """Anomaly maps, image scores and binary masks at the calibrated threshold (default: the
     calibration stored with the model; an uncalibrated model raises ``GanpriorError``), solving
-    ``batch_size`` images at a time (default: all at once; each batch starts from ``seed``)."""
+    ``batch_size`` images at a time (default: all at once; each batch starts from ``seed``);
+    ``options`` as for ``anomaly_maps``."""
     calibration = calibration or stored_calibration(prior, method)
     if calibration is None:
         raise GanpriorError(
@@ -134,7 +146,9 @@ def detect(
         )
     size = batch_size or len(images)
     parts = [
-        anomaly_maps(prior, images[i : i + size], method, calibration.get("lambda"), steps, seed)
+        anomaly_maps(
+            prior, images[i : i + size], method, calibration.get("lambda"), steps, seed, options=options
+        )
         for i in range(0, len(images), size)
     ]
     maps, result = torch.cat([m for m, _ in parts]), Result.concat([r for _, r in parts])
@@ -151,12 +165,16 @@ def calibrate(
     lambda_quantile: float = 0.99,
     threshold_quantile: float = 0.999,
     thresholds: bool = True,
+    *,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """λ and thresholds of ``method`` from normal images (N, C, H, W) alone (see the module doc).
 
     λ comes from the first half of the images, the thresholds from the second half; with
-    ``thresholds`` False (mask-free inpainting needs λ only) all images serve λ.
+    ``thresholds`` False (mask-free inpainting needs λ only) all images serve λ. ``options`` as for
+    ``anomaly_maps``.
     """
+    options = options or {}
     half = normal.shape[0] // 2 if thresholds else normal.shape[0]
     if half < 1:
         raise GanpriorError("calibration needs at least 2 normal images")
@@ -164,13 +182,13 @@ def calibrate(
     out: dict[str, Any] = {"steps": steps, "normal_images": normal.shape[0]}
     if method in CONFIGS:
         # the method's own fit with the mask held at 0: G frozen (rgi) or fine-tuned (rrgi)
-        fit = _run(prior, fit_set, method, 0.0, steps, seed, lr_mask=0.0)
+        fit = _run(prior, fit_set, method, 0.0, steps, seed, **(options | {"lr_mask": 0.0}))
         squared = (fit_set - fit.image).square().sum(1)
         floor = residual_lambda(normal.shape[1], MIN_RESIDUAL)
         quantile = float(torch.quantile(squared.flatten(), lambda_quantile))
         out |= {"lambda": max(2 * quantile, floor), "lambda_quantile": lambda_quantile}
     if thresholds:
-        maps, _ = anomaly_maps(prior, threshold_set, method, out.get("lambda"), steps, seed)
+        maps, _ = anomaly_maps(prior, threshold_set, method, out.get("lambda"), steps, seed, options=options)
         out |= {
             "threshold": float(torch.quantile(maps.flatten(), threshold_quantile)),
             "image_threshold": float(image_scores(maps).max()),

@@ -56,6 +56,41 @@ class Prior:
             "discriminator_parameters": sum(p.numel() for p in d.parameters()) if d is not None else 0,
         }
 
+    def configure(self, **options: Any) -> Prior:
+        """Set the generator's run-time options (``StagedGenerator.runtime_options``: e.g. StyleGAN2's
+        latent_space, truncation, noise; BigGAN-deep's truncation; None: unchanged) and note them on
+        the card. An option the generator does not take is refused in one line."""
+        asked = {k: v for k, v in options.items() if v is not None}
+        g = self.generator
+        missing = [k for k in asked if k not in g.runtime_options]
+        if missing:
+            takes = ", ".join(o.replace("_", "-") for o in g.runtime_options) or "none"
+            family = self.card.get("family", g.arch_name)
+            raise GanpriorError(
+                f"{self.name} ({family}) takes no {missing[0].replace('_', '-')} option "
+                f"(its run-time options: {takes})"
+            )
+        if asked:
+            g.configure(**asked)
+            self.card = {**self.card, **asked} | (
+                {"latent_dim": g.latent_dim} if "latent_dim" in self.card else {}
+            )
+        return self
+
+    def attach(self, discriminator: StagedDiscriminator, source: str) -> Prior:
+        """This prior with ``discriminator`` (from file ``source``) on the generator's device, checked
+        to take the generator's images: the same resolution, channels and classes."""
+        g, d = self.generator, discriminator
+        if (d.resolution, d.channels, d.num_classes) != (g.resolution, g.channels, g.num_classes):
+            raise GanpriorError(
+                f"{source} is a {d.resolution} px, {d.channels}-channel, {d.num_classes}-class "
+                f"discriminator; the generator is {g.resolution} px, {g.channels}-channel with "
+                f"{g.num_classes} classes"
+            )
+        self.discriminator = d.to(next(g.parameters()).device).eval().requires_grad_(False)
+        self.card = {**self.card, "discriminator": True, "discriminator_source": source}
+        return self
+
     def eval(self) -> Prior:
         self.generator.eval().requires_grad_(False)
         if self.discriminator is not None:

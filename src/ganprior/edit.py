@@ -77,6 +77,12 @@ class Reconstruction:
                 raise GanpriorError(
                     f"{path} holds a multi-code ({meta.get('method')}) reconstruction; editing needs one latent (dgp, invert, rgi, rrgi)"
                 )
+            size, expected = tensors["latent"].shape[1], prior.generator.latent_dim
+            if size != expected:
+                raise GanpriorError(
+                    f"{path} holds a latent of size {size}, the model's is {expected}: load the model with "
+                    "the --latent-space the reconstruction was made in"
+                )
             parts.append(tensors)
         device = next(prior.generator.parameters()).device
         state_keys = [k for k in parts[0] if k.startswith("state.")]
@@ -106,10 +112,24 @@ def _fingerprint(prior: Prior) -> dict:
     return {"name": prior.name, "arch": g.arch_name, "parameters": sum(p.numel() for p in g.parameters())}
 
 
-def reconstruct(prior: Prior, images: Tensor, steps: int | None = None, seed: int = 0) -> Reconstruction:
+def reconstruct(
+    prior: Prior,
+    images: Tensor,
+    steps: int | None = None,
+    seed: int = 0,
+    *,
+    options: dict[str, object] | None = None,
+) -> Reconstruction:
     """Fit N images (N, C, H, W) with DGP's manipulation schedule (``manipulation_schedule``; a
-    conditional model's class is searched together with the latent)."""
-    config = DGPConfig(steps=steps, schedule=manipulation_schedule(prior), seed=seed)
+    conditional model's class is searched together with the latent); ``options``: other
+    ``DGPConfig`` fields by name (e.g. ``init_samples``, ``metric``), strings parsed as
+    ``--method-option`` values."""
+    unknown = {"schedule", "steps", "seed"} & set(options or {})
+    if unknown:
+        raise GanpriorError(f"reconstruct sets {sorted(unknown)[0]} itself")
+    config = DGPConfig.for_task(
+        "manipulate", prior, **(options or {}), schedule=manipulation_schedule(prior), steps=steps, seed=seed
+    )
     result = solve(prior, images, Operator(), config)
     assert result.generator_state is not None  # the manipulation schedule always tunes G
     return Reconstruction(result.generator_state, result.latent, result.classes, result.image)

@@ -23,5 +23,6 @@ def pixel_loss(prediction: Tensor, target: Tensor, kind: str = "mse") -> Tensor:
 
 
 def latent_prior(z: Tensor) -> Tensor:
-    """Negative log-likelihood of z under N(0, I), up to a constant, per image: mean(z² / 2), (N,)."""
+    """Negative log-likelihood of z under N(0, I), up to a constant, per image: mean(z² / 2), (N,).
+    Solvers call ``StagedGenerator.latent_nll``, which is this for an N(0, I) latent."""
     return per_image_mean(z.square() / 2)

@@ -9,7 +9,7 @@ Two kinds of entries:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,3 +167,21 @@ def load(
             f"unknown model {text!r}; `ganprior models` lists them, or pass a checkpoint path"
         )
     return prior.to(device)
+
+
+def attach_discriminator(prior: Prior, model: str | Path) -> Prior:
+    """``prior`` with the discriminator of ``model``: a BigGAN D file alone (``D_128.pth``), or any
+    file or zoo model ``load`` takes that holds a D (a StyleGAN2 or pytorch_GAN_zoo file, a ganprior
+    file), checked to take the generator's images (``Prior.attach``)."""
+    path = Path(model)
+    if path.is_file() and path.suffix != ".safetensors":
+        from .formats import read_torch_file
+        from .formats.biggan import biggan_discriminator, is_biggan_d
+
+        obj = read_torch_file(path)
+        if isinstance(obj, Mapping) and is_biggan_d(obj):
+            return prior.attach(biggan_discriminator(obj, path), str(path))
+    source = load(model, next(prior.generator.parameters()).device)
+    if source.discriminator is None:
+        raise GanpriorError(f"{model} holds no discriminator")
+    return prior.attach(source.discriminator, str(model))

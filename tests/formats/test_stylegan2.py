@@ -23,7 +23,7 @@ from ganprior.formats.base import read_torch_file
 from ganprior.formats.stylegan2_nvlabs import build as build_nvlabs
 from ganprior.formats.stylegan2_nvlabs import nvlabs_to_rosinality
 from ganprior.physics import Corruption, build_operator, center_box
-from ganprior.solvers import METHODS
+from ganprior.solvers import METHODS, search_latents
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "rosinality_sg2_32"
 NATIVE = FIXTURE / "stylegan2-tiny32.pt"
@@ -195,6 +195,40 @@ def test_sample_latent_per_latent_space(generator, space):
     z = torch.randn(3, 32, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert torch.allclose(generator.styles(latent), generator.configure(latent_space="z").styles(z))
+
+
+def test_a_latent_search_in_w_plus_starts_around_w_avg_not_zero(generator):
+    centre = generator.latent_avg.repeat(8)  # w_avg for each of the 8 layers
+    starts = generator.latent_start(256, 0.5, torch.Generator().manual_seed(0))
+    w = generator.sample_latent(256, torch.Generator().manual_seed(0))
+    assert torch.allclose(starts, centre + 0.5 * (w - centre))  # truncated towards w_avg by the factor
+    assert (starts.mean(0) - centre).norm() < 0.1 * centre.norm()  # they lie around w_avg ...
+    assert (starts - centre).norm(dim=1).mean() < (0.5 * w - centre).norm(dim=1).mean()  # ... unlike w · std
+    operator = build_operator("sr", 32, 3, factor=2)
+    with torch.no_grad():
+        observation = operator(generator(w[:2]))
+    found, _ = search_latents(generator, observation, operator, 16, torch.Generator().manual_seed(1), std=0.5)
+    candidates = generator.latent_start(16, 0.5, torch.Generator().manual_seed(1))
+    assert all(any(torch.equal(f, c) for c in candidates) for f in found)
+
+
+@pytest.mark.parametrize("space", ["w", "w+"])
+def test_the_latent_nll_is_zero_at_w_avg_and_half_the_mean_square_distance(generator, space):
+    generator.configure(latent_space=space)
+    centre = generator.latent_avg.repeat(8 if space == "w+" else 1)
+    assert torch.equal(generator.latent_nll(centre[None]), torch.zeros(1))
+    latent = generator.sample_latent(3, torch.Generator().manual_seed(2))
+    expected = ((latent - centre) ** 2 / 2).mean(1)
+    assert torch.allclose(generator.latent_nll(latent), expected) and (expected > 0).all()
+    codes = torch.stack([latent, centre.expand(3, -1)], 1)  # mGANprior's (N, codes, latent_dim)
+    assert torch.allclose(generator.latent_nll(codes), expected / 2)
+
+
+def test_in_z_the_latent_prior_stays_standard_normal(generator):
+    generator.configure(latent_space="z")
+    z = torch.randn(3, 32, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(generator.latent_nll(z), (z.square() / 2).mean(1))
+    assert torch.equal(generator.latent_start(3, 0.5, torch.Generator().manual_seed(3)), z * 0.5)
 
 
 def test_bad_options_are_refused_in_one_line(generator):

@@ -114,3 +114,15 @@ def test_existing_architectures_equal_their_stages_run_in_order(make):
     for stage in g.stages:
         h = stage(h)
     assert g.stage_contexts(z) is None and torch.equal(g(z), h)
+
+
+def test_the_latent_prior_hooks_default_to_a_standard_normal():
+    """``latent_start`` and ``latent_nll`` of an N(0, I) latent: what the solvers computed themselves
+    before the hooks existed (z · std, mean(z² / 2)), to the bit."""
+    g = tiny_generator()
+    z = g.sample_latent(5, torch.Generator().manual_seed(4))
+    assert torch.equal(g.latent_start(5, 0.5, torch.Generator().manual_seed(4)), z * 0.5)
+    assert torch.equal(g.latent_start(5, 1.0, torch.Generator().manual_seed(4)), z)
+    assert torch.equal(g.latent_nll(z), (z.square() / 2).flatten(1).mean(1))
+    codes = z.reshape(5, 1, -1).expand(5, 3, -1)
+    assert torch.allclose(g.latent_nll(codes), g.latent_nll(z))  # the mean over the codes too

@@ -71,8 +71,9 @@ batch_type = integer(1, 4096)
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, model: bool = True) -> None:
-    """--model / --arch / --arch-option / --device, shared by every command that loads a prior
-    (``model=False``: the command takes the model as a positional argument of its own)."""
+    """--model / --arch / --arch-option / --device and the generator's run-time options
+    (--latent-space, --truncation, --noise) and --discriminator, shared by every command that loads a
+    prior (``model=False``: the command takes the model as a positional argument of its own)."""
     if model:
         parser.add_argument(
             "--model",
@@ -90,6 +91,29 @@ def add_model_arguments(parser: argparse.ArgumentParser, model: bool = True) -> 
         help="architecture option for --arch, repeatable, e.g. --arch-option resolution=64",
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument(
+        "--latent-space",
+        choices=("z", "w", "w+"),
+        help="what the solvers optimise (StyleGAN2: z, its mapped w, or w+ one w per layer; default w+)",
+    )
+    parser.add_argument(
+        "--truncation",
+        type=float,
+        metavar="PSI",
+        help="truncation ψ (StyleGAN2: styles pulled towards w_avg; BigGAN-deep: in (0, 1], its BN "
+        "statistics and prior)",
+    )
+    parser.add_argument(
+        "--noise",
+        choices=("fixed", "random"),
+        help="per-layer noise (StyleGAN2): the stored maps (default, as inversion needs) or fresh each call",
+    )
+    parser.add_argument(
+        "--discriminator",
+        metavar="FILE",
+        help="take the discriminator from FILE (a BigGAN D_*.pth, or any checkpoint holding a D of the "
+        "same resolution and classes), e.g. for DGP's feature loss",
+    )
 
 
 def parse_options(pairs: list[str], flag: str) -> dict[str, object]:
@@ -111,11 +135,16 @@ def parse_options(pairs: list[str], flag: str) -> dict[str, object]:
 
 
 def load_model(args: argparse.Namespace) -> Prior:
-    """The prior named by the model arguments, on ``--device``."""
+    """The prior named by the model arguments, on ``--device``, with the run-time options and
+    discriminator they ask for (refused in one line where the generator has no such option)."""
     device = resolve_device(args.device)
-    return zoo.load(
+    prior = zoo.load(
         args.model, device, arch=args.arch, config=parse_options(args.arch_option, "--arch-option")
     )
+    prior.configure(latent_space=args.latent_space, truncation=args.truncation, noise=args.noise)
+    if args.discriminator is not None:
+        zoo.attach_discriminator(prior, args.discriminator)
+    return prior
 
 
 def load_inputs(prior: Prior, inputs: list[str]) -> torch.Tensor:

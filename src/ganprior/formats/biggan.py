@@ -159,16 +159,7 @@ def attach_discriminator(prior: Prior, path: str | Path) -> Prior:
     state = read_torch_file(path)
     if not isinstance(state, Mapping) or not is_biggan_d(state):
         raise GanpriorError(f"{path} is not a BigGAN discriminator (BigGAN-PyTorch / DGP D_*.pth layout)")
-    d = biggan_discriminator(state, path)
-    g = prior.generator
-    if (d.resolution, d.num_classes) != (g.resolution, g.num_classes):
-        raise GanpriorError(
-            f"{path} is a {d.resolution} px, {d.num_classes}-class discriminator; "
-            f"the generator is {g.resolution} px with {g.num_classes} classes"
-        )
-    prior.discriminator = d.eval().requires_grad_(False)
-    prior.card = {**prior.card, "discriminator": True, "discriminator_source": str(path)}
-    return prior
+    return prior.attach(biggan_discriminator(state, path), str(path))
 
 
 def _companion(path: Path) -> Path | None:

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ..errors import GanpriorError
 from .biggan import G_WIDTHS, SelfAttention
 from .staged import StagedGenerator
 
@@ -184,6 +185,7 @@ class BigGANDeepGenerator(StagedGenerator):
     """
 
     arch_name = "biggan-deep"
+    runtime_options = ("truncation",)
 
     def __init__(
         self,
@@ -234,11 +236,17 @@ class BigGANDeepGenerator(StagedGenerator):
     def truncation(self, value: float) -> None:
         value = float(value)
         if not 0 < value <= 1:
-            raise ValueError(f"truncation must be in (0, 1], got {value}")
+            raise GanpriorError(f"truncation must be in (0, 1], got {value}")
         self.config["truncation"] = value
         for stage in self.stages:
             if isinstance(stage, (GenBlock, OutputStage)):
                 stage.truncation = value
+
+    def configure(self, truncation: float | None = None) -> BigGANDeepGenerator:
+        """Set the run-time option: the truncation (None: unchanged)."""
+        if truncation is not None:
+            self.truncation = truncation
+        return self
 
     def embed(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         """z (B, z_dim) + class -> cond = cat(z, embeddings(class vector)) (B, 2·z_dim)."""

@@ -11,6 +11,11 @@ BigGAN's class embedding + z chunk per block, StyleGAN2's style vector per layer
 needs any (DCGAN). Stage i is called ``stage(h)`` or ``stage(h, context_i)``. What flows between
 stages, ``h``, is a feature map (B, C, H, W) or a tuple whose first entry is one (e.g. StyleGAN2's
 features and running RGB skip image). Solvers pass contexts along untouched.
+
+The latent prior is the generator's too: ``sample_latent`` draws from it, ``latent_start`` draws a
+latent search's candidates (pulled towards its centre by an ``std`` factor) and ``latent_nll`` is
+the solvers' latent penalty. The defaults are N(0, I); a latent that is not (StyleGAN2's W / W+,
+centred on w_avg) overrides them, so no solver needs to know the architecture.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import GanpriorError
+from ..losses import latent_prior
 
 
 class StagedGenerator(nn.Module):
@@ -40,6 +46,16 @@ class StagedGenerator(nn.Module):
     channels: int
     stages: nn.ModuleList
     config: dict[str, Any]
+    runtime_options: tuple[str, ...] = ()
+    """The run-time settings ``configure`` takes (they change no weight; e.g. StyleGAN2's
+    ``latent_space``, ``truncation`` and ``noise``); none by default."""
+
+    def configure(self, **options: Any) -> StagedGenerator:
+        """Set run-time options named in ``runtime_options`` (None: unchanged); this one has none."""
+        asked = [k for k, v in options.items() if v is not None]
+        if asked:
+            raise GanpriorError(f"{self.arch_name} takes no run-time option {asked[0]}")
+        return self
 
     def class_vector(self, y: Tensor | None, batch: int) -> Tensor | None:
         """Class labels as a float matrix (B, num_classes).
@@ -85,6 +101,17 @@ class StagedGenerator(nn.Module):
     def sample_latent(self, n: int, generator: torch.Generator | None = None, device: Any = None) -> Tensor:
         """``n`` latents from the prior N(0, I), shape (n, latent_dim)."""
         return torch.randn(n, self.latent_dim, generator=generator, device=device)
+
+    def latent_start(self, n: int, std: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` candidate starts of a latent search (n, latent_dim), on ``generator``'s device: prior
+        samples pulled towards the prior's centre by the factor ``std`` (by default z ~ N(0, std²))."""
+        z = self.sample_latent(n, generator)
+        return z * std if std != 1.0 else z
+
+    def latent_nll(self, z: Tensor) -> Tensor:
+        """The latent prior's negative log-likelihood up to a constant, per image: latents (N, ...,
+        latent_dim) -> (N,), by default mean(z² / 2) (N(0, I)) over everything but the batch."""
+        return latent_prior(z)
 
     def sample_classes(
         self, n: int, generator: torch.Generator | None = None, device: Any = None

@@ -14,6 +14,7 @@ its slice of the W+ styles (B, 2 | 3, w_dim), or (styles, noise, ...) with expli
 does), ``w`` (one style for every layer) or ``w+`` (n_latent styles, flattened). The default is
 ``w+``: the StyleGAN inversion references (Image2StyleGAN, mGANprior's and In-Domain Inversion's
 StyleGAN code, PTI/e4e/ReStyle) optimise in W+, where reconstructions are far better than in Z.
+In W / W+ the solvers' latent prior is centred on w_avg (``latent_start``, ``latent_nll``).
 Truncation ψ (``truncation``) maps every style to w_avg + ψ (w − w_avg). Noise is ``fixed`` (the
 stored buffers, as inversion needs) or ``random`` (fresh each call, for sampling; not under vmap).
 
@@ -38,6 +39,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ..errors import GanpriorError
+from ..losses import latent_prior
 from .sngan import PixelNorm
 from .staged import StagedDiscriminator, StagedGenerator
 from .stylegan2_ops import Blur, Clamp, EqualConv2d, EqualLinear, FusedLeakyReLU, Upsample
@@ -218,6 +220,7 @@ class StyleGAN2Generator(StagedGenerator):
     """
 
     arch_name = "stylegan2"
+    runtime_options = ("latent_space", "truncation", "noise")
 
     def __init__(
         self,
@@ -334,6 +337,29 @@ class StyleGAN2Generator(StagedGenerator):
                 w = self.mapping(z.to(self.latent_avg.device))
             z = w if self.latent_space == "w" else w[:, None].expand(-1, self.n_latent, -1).reshape(n, -1)
         return z.to(device) if device is not None else z
+
+    def latent_centre(self) -> Tensor:
+        """The prior's centre in the solvers' latent layout (latent_dim,): 0 in Z, w_avg in W, w_avg
+        for every layer in W+."""
+        if self.latent_space == "z":
+            return torch.zeros_like(self.latent_avg)
+        return self.latent_avg.repeat(self.n_latent if self.latent_space == "w+" else 1)
+
+    def latent_start(self, n: int, std: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
+        """Search candidates (n, latent_dim): z · std in Z; in W / W+ the mapped samples truncated
+        towards w_avg by ``std``, w_avg + std · (w − w_avg) (on the model's device)."""
+        if self.latent_space == "z":
+            return super().latent_start(n, std, generator)
+        w = self.sample_latent(n, generator)
+        if std == 1.0:
+            return w
+        centre = self.latent_centre().to(w.device)
+        return centre + std * (w - centre)
+
+    def latent_nll(self, z: Tensor) -> Tensor:
+        """Latents (N, ..., latent_dim) -> (N,): mean(z² / 2) in Z; in W / W+ mean((w − w_avg)² / 2)
+        over the layers and dimensions, 0 at w_avg."""
+        return latent_prior(z if self.latent_space == "z" else z - self.latent_centre())
 
 
 class ConvLayer(nn.Sequential):

@@ -1,11 +1,12 @@
 """DGP — Deep Generative Prior (Pan et al. 2020): the latent AND the generator are fitted per image.
 
-θ*, z* = argmin_{θ,z} w_feature·Σ_i ‖F_i(φ(G(z; θ))) − F_i(x̂)‖ + w_mse·MSE(φ(G(z; θ)), x̂) + w_nll·mean(z²/2)
+θ*, z* = argmin_{θ,z} w_feature·Σ_i ‖F_i(φ(G(z; θ))) − F_i(x̂)‖ + w_mse·MSE(φ(G(z; θ)), x̂) + w_nll·NLL(z)
 
 with F the discriminator's block features (L1) or VGG16's (MSE), φ the degradation, x̂ the
-observation. The generator's parameters are split into groups in depth order (``parameter_groups``);
-a ``Schedule`` runs stages that train the first ``depth`` groups (lr_g · lr_ratio^i) and keep the
-rest at learning rate 0, as the reference does (frozen groups stay in Adam, betas (0, 0.999)).
+observation, NLL the generator's ``latent_nll`` (mean(z²/2) for an N(0, I) latent). The generator's
+parameters are split into groups in depth order (``parameter_groups``); a ``Schedule`` runs stages
+that train the first ``depth`` groups (lr_g · lr_ratio^i) and keep the rest at learning rate 0, as
+the reference does (frozen groups stay in Adam, betas (0, 0.999)).
 
 Batched: N images fine-tune N copies of the generator at once (``PerImageGenerator``). The
 parameters are stacked (N, ...) and the generator is run per image with
@@ -26,7 +27,7 @@ from torch import Tensor
 
 from ..errors import GanpriorError
 from ..features import FeatureMetric, default_metric, discriminator_metric, vgg_metric
-from ..losses import latent_prior, pixel_loss
+from ..losses import pixel_loss
 from ..models import StagedGenerator
 from ..physics import Operator
 from ..schedule import Schedule, preset
@@ -99,8 +100,9 @@ def dgp(
     """Restore N observations (N, C', H', W') in [-1, 1] by fine-tuning per-image generators.
 
     ``init``: start latents (N, latent_dim) and labels (N,) or class vectors (N, K); by default DGP's
-    initialisation: the best of ``config.init_samples`` samples z ~ N(0, init_std²) (and random
-    classes) under the last ``config.init_layers`` features of ``metric``. ``state``: start parameters {name: (N, ...)} (default: the generator's own,
+    initialisation: the best of ``config.init_samples`` prior samples pulled towards the prior's
+    centre by ``init_std`` (z ~ N(0, init_std²) for an N(0, I) latent; ``latent_start``) and random
+    classes, under the last ``config.init_layers`` features of ``metric``. ``state``: start parameters {name: (N, ...)} (default: the generator's own,
     copied per image). Returns a ``Result`` whose ``generator_state`` holds the N tuned copies.
     """
     config = config or DGPConfig()
@@ -145,7 +147,7 @@ def dgp(
                 for i, group in enumerate(opt_g.param_groups):
                     group["lr"] = stage.lr_g * stage.lr_ratio**i if i < depth else 0.0
         predicted = operator(copies(z, classes))
-        value = stage.w_nll * latent_prior(z)
+        value = stage.w_nll * generator.latent_nll(z)
         if stage.w_mse:
             value = value + stage.w_mse * pixel_loss(predicted, observation)
         if stage.w_feature:

@@ -32,8 +32,9 @@ def search_latents(
     std: float = 1.0,
     chunk: int = 100,
 ) -> tuple[Tensor, Tensor | None]:
-    """For each of the N observations (N, C', H', W'), the latent z ~ N(0, std²) — and, for a
-    conditional generator, the random class drawn with it — among ``count`` prior samples whose
+    """For each of the N observations (N, C', H', W'), the latent — and, for a conditional
+    generator, the random class drawn with it — among ``count`` prior samples (``latent_start``:
+    z ~ N(0, std²) for an N(0, I) latent, std the pull towards the prior's centre) whose
     degraded image is closest to it under ``metric`` (default: pixel MSE) over its last ``layers``
     feature maps (None: all). Returns z (N, latent_dim) and labels (N,) or None.
 
@@ -51,8 +52,7 @@ def search_latents(
     shared = None
     for start in range(0, total, chunk):
         size = min(chunk, total - start)
-        z = generator.sample_latent(size, rng).to(device)
-        z = z * std if std != 1.0 else z
+        z = generator.latent_start(size, std, rng).to(device)
         labels = generator.sample_classes(size, rng)
         labels = labels.to(device) if labels is not None else None
         images = generator(z, labels)

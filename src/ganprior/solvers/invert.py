@@ -8,6 +8,7 @@ updates keep the problems independent: a batch of one gives the same numbers as 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -15,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..features import FeatureMetric
-from ..losses import latent_prior, pixel_loss
+from ..losses import pixel_loss
 from ..models import StagedGenerator
 from ..physics import Operator
 from .base import Callback, Init, Result, SolverConfig
@@ -48,13 +49,18 @@ class LossSettings(Protocol):
 
 class Objective:
     """The inversion loss per image, (N,): pixel loss (``config.loss``) between φ(G(·)) and the
-    observation + ``config.latent_weight`` · latent prior + ``config.feature_weight`` · feature loss
-    (when a feature metric is given; the observation's features are computed once)."""
+    observation + ``config.latent_weight`` · ``nll`` (the generator's ``latent_nll``) +
+    ``config.feature_weight`` · feature loss (when a feature metric is given; the observation's
+    features are computed once)."""
 
     def __init__(
-        self, observation: Tensor, config: LossSettings, features: FeatureMetric | None = None
+        self,
+        observation: Tensor,
+        config: LossSettings,
+        nll: Callable[[Tensor], Tensor],
+        features: FeatureMetric | None = None,
     ) -> None:
-        self.observation, self.config, self.features = observation, config, features
+        self.observation, self.config, self.nll, self.features = observation, config, nll, features
         self.target_features = (
             features.features(observation) if features is not None and config.feature_weight else None
         )
@@ -62,7 +68,7 @@ class Objective:
     def __call__(self, predicted: Tensor, latent: Tensor) -> Tensor:
         config = self.config
         loss = pixel_loss(predicted, self.observation, config.loss)
-        loss = loss + config.latent_weight * latent_prior(latent)
+        loss = loss + config.latent_weight * self.nll(latent)
         if self.features is not None and self.target_features is not None:
             distance = self.features.distance(self.features.features(predicted), self.target_features)
             loss = loss + config.feature_weight * distance
@@ -96,7 +102,7 @@ def invert(
     classes = generator.class_vector(labels, observation.shape[0]) if labels is not None else None
     z = z0.detach().clone().to(observation.device).requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=config.lr)
-    objective = Objective(observation, config, features)
+    objective = Objective(observation, config, generator.latent_nll, features)
     history = run_steps(
         lambda _: objective(operator(generator(z, classes)), z),
         [optimizer],

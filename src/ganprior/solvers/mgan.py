@@ -172,7 +172,7 @@ def mgan(
         if config.optimizer == "adam"
         else torch.optim.SGD(params, lr=config.lr)
     )
-    objective = Objective(observation, config, features)
+    objective = Objective(observation, config, generator.latent_nll, features)
     history = run_steps(
         lambda _: objective(operator(fuse(generator, z, alpha, classes, stage)), z),
         [optimizer],
