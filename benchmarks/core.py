@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ganprior import examples, metrics
 from ganprior.checkpoint import Prior
-from ganprior.physics import TASKS, Operator, build_operator
+from ganprior.physics import RESTORATION_TASKS, Operator, build_operator
 from ganprior.solvers import InvertConfig, invert
 
 from .common import BenchOptions, Suite, Table, resources, restoration_rows
@@ -109,7 +109,9 @@ def core_generated_suite(options: BenchOptions) -> list[Table]:
     count, steps = (4, 30) if options.quick else (16, None)
     generated = examples.prior_samples(prior, count, options.seed)
     rows = [reconstruction_row(prior, "generated", generated, steps, options.seed)]
-    rows += restoration_rows(prior, "generated", generated, TASKS, ["invert"], steps, options.seed)
+    rows += restoration_rows(
+        prior, "generated", generated, RESTORATION_TASKS, ["invert"], steps, options.seed
+    )
     title = "Plain GAN inversion with face64 (64×64) on generated faces"
     return [Table(GENERATED, title, core_protocol(count, steps), rows)]
 
@@ -120,7 +122,7 @@ def core_real_suite(options: BenchOptions) -> list[Table]:
     count, steps = (4, 30) if options.quick else (16, None)
     lfw = examples.fit_to_prior([img for _, img in resources().lfw_faces(count)], prior)
     color = examples.fit_to_prior([img for _, img in resources().color_faces()], prior)
-    gray_tasks = [t for t in TASKS if t != "colorize"]
+    gray_tasks = [t for t in RESTORATION_TASKS if t != "colorize"]
     rows = restoration_rows(prior, "LFW real faces (gray)", lfw, gray_tasks, ["invert"], steps, options.seed)
     rows += restoration_rows(
         prior, "colour photos (astronaut, Grace Hopper)", color, ["colorize"], ["invert"], steps, options.seed

@@ -13,7 +13,7 @@ from . import examples
 from .checkpoint import Prior
 from .imageio import grid, save_image, upscale_to
 from .metrics import median
-from .physics import TASK_HELP, TASKS
+from .physics import RESTORATION_TASKS, TASK_HELP
 from .pipeline import restore
 from .report import write_json
 from .solvers import Callback
@@ -40,7 +40,7 @@ def build_gallery(
     ``metrics.json``; returns the median metrics per task."""
     names, clean = demo_images(prior, seed=seed)
     clean = clean.to(next(prior.generator.parameters()).device)
-    tasks = [t for t in TASKS if t != "colorize" or prior.generator.channels == 3]
+    tasks = [t for t in RESTORATION_TASKS if t != "colorize" or prior.generator.channels == 3]
     summary: dict[str, dict[str, float]] = {}
     for task in tasks:
         callback = (lambda _b, _n, task=task: progress(task)) if progress else None

@@ -12,13 +12,14 @@ from .masks import MASK_KINDS, center_box, free_form, make_mask, random_boxes, r
 from .noise import Noise
 from .operator import Operator
 from .registry import OPERATORS
-from .tasks import TASK_HELP, TASKS, build_operator, observation_shape
+from .tasks import RESTORATION_TASKS, TASK_HELP, TASKS, build_operator, observation_shape
 
 __all__ = [
     "DEFECT_KINDS",
     "LUMA_WEIGHTS",
     "MASK_KINDS",
     "OPERATORS",
+    "RESTORATION_TASKS",
     "TASKS",
     "TASK_HELP",
     "Compose",

@@ -15,6 +15,7 @@ from .noise import Noise
 from .operator import Operator
 
 TASKS = ("reconstruct", "inpaint", "sr", "colorize", "denoise", "hybrid")
+RESTORATION_TASKS = TASKS[1:]  # the ones with a degradation to undo
 TASK_HELP = {
     "reconstruct": "invert a clean image (no degradation): the first step of editing",
     "inpaint": "fill a hole (--mask PNG, or a centred box of 1/3 the side)",
