@@ -1,4 +1,4 @@
-"""Issue 2's suites: plain GAN inversion with face64 on its own samples and on real face photographs,
+"""The core suites: plain GAN inversion with face64 on its own samples and on real face photographs,
 and batched against one-at-a-time inversion (tables ``core_*``)."""
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def core_speed_suite(options: BenchOptions) -> list[Table]:
 
 
 def core_suite(options: BenchOptions) -> list[Table]:
-    """Issue 2's tables: core-generated, core-real and core-speed together."""
+    """The core tables: core-generated, core-real and core-speed together."""
     return core_generated_suite(options) + core_real_suite(options) + core_speed_suite(options)
 
 

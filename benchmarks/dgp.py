@@ -308,7 +308,7 @@ def speed_suite(options: BenchOptions) -> list[Table]:
 
 
 def dgp_suite(options: BenchOptions) -> list[Table]:
-    """Issue 4's tables: DGP vs inversion vs DIP on held-out real images, ablations, schedules, batching."""
+    """DGP's tables: DGP vs inversion vs DIP on held-out real images, ablations, schedules, batching."""
     tables = ablation_suite(options) + speed_suite(options)
     return tables + [restoration_table(s, options) for s in subjects(options)]
 

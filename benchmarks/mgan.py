@@ -155,7 +155,7 @@ def line_plot(series: dict[str, list[tuple[float, float]]], baseline: float, pat
 
 
 def layers_suite(options: BenchOptions, names: Sequence[str] = tuple(PLAN)) -> list[Table]:
-    """Issue 5's layer-wise analysis on every model among ``names`` with held-out real images."""
+    """mGANprior's layer-wise analysis: fit quality per composition layer and number of codes, on held-out real images."""
     steps = 20 if options.quick else 150
     tables = []
     codes = (1, 5) if options.quick else CODES

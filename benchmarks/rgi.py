@@ -1,4 +1,4 @@
-"""Suites ``rgi-*``: RGI / R-RGI (issue 6): mask-free inpainting, λ sensitivity, anomaly detection.
+"""Suites ``rgi-*``: RGI / R-RGI: mask-free inpainting, λ sensitivity, anomaly detection.
 
 - ``rgi-inpaint``: face64 (LFW faces) and fashion32 (Fashion-MNIST test), free-form strokes corrupted with −1 + N(0, 1);
   RGI/R-RGI (no mask given) against inversion given the true mask (oracle) and plain inversion
@@ -194,7 +194,9 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
             Table(f"rgi_gap_{model}", gap_title, GAP_PROTOCOL.format(rgi=CLOSED_ROW), gap),
         ]
 
-    suite.__doc__ = f"Issue 6: mask-free inpainting, RGI/R-RGI vs oracle and plain inversion ({model})."
+    suite.__doc__ = (
+        f"Mask-free inpainting: RGI / R-RGI against the true-mask oracle and plain inversion ({model})."
+    )
     return suite
 
 
@@ -204,7 +206,7 @@ def lambda_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
         prior, clean, masks, observed = corrupted_set(model, options, count)
         return [lambda_table(prior, clean, masks, observed, steps, options.seed)]
 
-    suite.__doc__ = f"Issue 6: sensitivity of mask-free inpainting to λ ({model})."
+    suite.__doc__ = f"How mask-free inpainting depends on RGI's λ ({model})."
     return suite
 
 
@@ -355,12 +357,14 @@ def anomaly_suite(texture: str) -> Callable[[BenchOptions], list[Table]]:
         protocol = ANOMALY_PROTOCOL.format(count=count, normal=normal)
         return [Table(f"rgi_anomaly_{texture}32", title, protocol, rows)]
 
-    suite.__doc__ = f"Issue 6: anomaly detection on synthetic defects, R-RGI vs the baselines ({texture}32)."
+    suite.__doc__ = (
+        f"Pixel-wise anomaly detection on synthetic defects: R-RGI against the baselines ({texture}32)."
+    )
     return suite
 
 
 def lambda_anomaly_suite(options: BenchOptions) -> list[Table]:
-    """Issue 6: sensitivity of R-RGI anomaly detection to λ (brick32)."""
+    """How R-RGI's anomaly detection depends on λ (brick32)."""
     count, normal, steps = (5, 3, 60) if options.quick else (10, 5, None)
     texture = TEXTURES[0]
     rows = lambda_anomaly_rows(
