@@ -3,13 +3,15 @@ observations, run a method in batches, project onto the observation, and measure
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
 
 from . import metrics
+from .batching import auto_batch_size, halve, is_out_of_memory
 from .checkpoint import Prior
 from .errors import GanpriorError
 from .physics import Corruption, Operator, build_operator, center_box
@@ -98,7 +100,7 @@ def restore(
     sigma: float = 0.1,
     steps: int | None = None,
     seed: int = 0,
-    batch_size: int = 16,
+    batch_size: int | None = 16,
     callback: Callable[[int, int], Callback] | None = None,
     on_batch: Callable[[list[int], Restoration], None] | None = None,
     options: dict[str, object] | None = None,
@@ -108,7 +110,9 @@ def restore(
 
     images: clean images (N, C, H, W) when ``simulate`` (they are degraded here, seeded, and serve
     as the reference), else observations already shaped as the task's operator outputs them.
-    mask: (N or 1, 1, H, W) for inpainting. callback(batch_index, batch_count) -> a per-step Callback;
+    mask: (N or 1, 1, H, W) for inpainting. batch_size: images solved at once (None: the largest that
+    fits the device, ``batching.auto_batch_size``; a batch that runs out of memory is halved and
+    solved again). callback(batch_index, batch_count) -> a per-step Callback;
     on_batch(indices, restoration of those images) is called as each batch finishes (to write results
     while the rest still runs).
     config: the method's settings; by default its preset for the task (``Config.for_task``) with
@@ -129,16 +133,31 @@ def restore(
     else:
         observation = operator.as_observation(images)
     n = observation.shape[0]
-    starts = list(range(0, n, batch_size))
-    results = []
-    for b, start in enumerate(starts):
-        index = list(range(start, min(start + batch_size, n)))
-        step_callback = callback(b, len(starts)) if callback else None
+
+    def probe(count: int) -> Result:
+        index = list(range(count))
+        return spec.solve(prior, observation[index], operator.select(index), replace(config, steps=1))
+
+    size = batch_size or auto_batch_size(probe, n, device)
+    results: list[Result] = []
+    start = 0
+    while start < n:
+        index = list(range(start, min(start + size, n)))
+        step_callback = (
+            callback(len(results), len(results) + math.ceil((n - start) / size)) if callback else None
+        )
         part = operator.select(index)
-        results.append(spec.solve(prior, observation[index], part, config, callback=step_callback))
+        try:
+            results.append(spec.solve(prior, observation[index], part, config, callback=step_callback))
+        except RuntimeError as exc:  # torch.OutOfMemoryError is one
+            if not is_out_of_memory(exc):
+                raise
+            size = halve(size, exc, device)
+            continue
         if on_batch is not None:
             batch_reference = None if reference is None else reference[index]
             on_batch(index, _finish(observation[index], results[-1], part, config, batch_reference))
+        start += len(index)
     return _finish(observation, Result.concat(results), operator, config, reference)
 
 

@@ -70,6 +70,11 @@ seed_type = integer(0, MAX_SEED)
 batch_type = integer(1, 4096)
 
 
+def batch_or_auto(text: str) -> int | None:
+    """``--batch-size``: a number of images, or ``auto`` (None: the largest batch the device holds)."""
+    return None if text == "auto" else batch_type(text)
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, model: bool = True) -> None:
     """--model / --arch / --arch-option / --device and the generator's run-time options
     (--latent-space, --truncation, --noise) and --discriminator, shared by every command that loads a

@@ -22,7 +22,7 @@ from ..solvers import METHODS
 from . import COMMANDS
 from .common import (
     add_model_arguments,
-    batch_type,
+    batch_or_auto,
     integer,
     load_model,
     number,
@@ -102,7 +102,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a setting of the method, repeatable, e.g. --method-option codes=20 --method-option layer=2 (mgan), --method-option closing=3 (rgi, rrgi), --method-option refit_steps=600 (rgi)",
     )
     parser.add_argument(
-        "--batch-size", type=batch_type, default=16, help="images solved at once (default 16)"
+        "--batch-size",
+        type=batch_or_auto,
+        default=16,
+        help="images solved at once (default 16), or auto: the largest batch that fits the GPU's free memory "
+        "(16 on a CPU); a batch that runs out of memory is halved and the run goes on",
     )
     parser.add_argument(
         "--simulate", action="store_true", help="inputs are clean: degrade them first, report metrics"
