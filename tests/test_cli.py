@@ -60,7 +60,8 @@ def test_restore_writes_every_output(photo, tiny_checkpoint, tmp_path, capsys):
     )
     assert code == 0 and "restored 1 image" in stdout
     names = {p.name for p in out.iterdir()}
-    assert names == {f"photo_{k}.png" for k in ("restored", "raw", "observation", "compare")} | {"photo.json"}
+    expected = {f"photo_{k}.png" for k in ("restored", "raw", "observation", "compare")} | {"photo.json"}
+    assert names == expected | {"manifest.json"}
     report = json.loads((out / "photo.json").read_text())
     assert len(report["loss_curve"]) == 5 and report["settings"]["task"] == "inpaint"
     restored = np.asarray(Image.open(out / "photo_restored.png"))
@@ -342,7 +343,7 @@ def test_sigterm_mid_folder_leaves_whole_files_and_a_report(photo, tiny_checkpoi
     out = tmp_path / "out"
     args = ["restore", folder, "--task", "denoise", "--model", tiny_checkpoint, "--batch-size", "1"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ganprior.cli", *map(str, args), "--steps", "3000", "--out", str(out)],
+        [sys.executable, "-m", "ganprior.cli", *map(str, args), "--steps", "1000", "--out", str(out)],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -359,6 +360,23 @@ def test_sigterm_mid_folder_leaves_whole_files_and_a_report(photo, tiny_checkpoi
         assert json.loads((out / f"{stem}.json").read_text())["input"] == done
         Image.open(out / f"{stem}_restored.png").verify()
     assert not list(out.glob("*.part")) and "Traceback" not in err
+    written = {
+        p.name: p.stat().st_mtime_ns
+        for p in out.iterdir()
+        if p.name.startswith(tuple(Path(d).stem + "_" for d in report["done"]))
+    }
+    rerun = subprocess.run(  # the same command again finishes the folder without redoing anything
+        [sys.executable, "-m", "ganprior.cli", *map(str, args), "--steps", "1000", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert rerun.returncode == 0 and "done before, kept" in rerun.stdout, rerun.stderr
+    assert all(out.joinpath(name).stat().st_mtime_ns == t for name, t in written.items())
+    assert all((out / f"p{i}_restored.png").is_file() for i in range(3))
+    whole = tmp_path / "whole"  # an uninterrupted run gives the same files
+    assert main([*map(str, args), "--steps", "1000", "--out", str(whole)]) == 0
+    for i in range(3):
+        assert (whole / f"p{i}_restored.png").read_bytes() == (out / f"p{i}_restored.png").read_bytes()
 
 
 def test_a_512px_jpeg_inpainted_keeps_its_known_pixels_exactly(tiny_checkpoint, tmp_path, capsys):
@@ -374,3 +392,23 @@ def test_a_512px_jpeg_inpainted_keeps_its_known_pixels_exactly(tiny_checkpoint, 
     original = np.asarray(Image.open(tmp_path / "photo_512.jpg"))
     assert restored.shape == (512, 512, 3)
     assert np.array_equal(restored[hole > 127], original[hole > 127])
+
+
+def test_a_finished_folder_is_kept_and_other_settings_are_refused(photo, tiny_checkpoint, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(photo[0].read_bytes())
+    out = tmp_path / "out"
+    args = ["restore", folder, "--task", "denoise", "--model", tiny_checkpoint, "--out", out]
+    assert run([*args, "--steps", "3"], capsys)[0] == 0
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    code, stdout, _ = run([*args, "--steps", "3"], capsys)
+    assert code == 0 and "nothing to do" in stdout
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    code, _, err = run([*args, "--steps", "4"], capsys)
+    assert code == 2 and "other settings (steps)" in err
+    Image.open(photo[0]).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "b.png")  # a new input
+    code, stdout, _ = run([*args, "--steps", "3"], capsys)
+    assert code == 0 and "restored 1 image" in stdout and "1 done before" in stdout
+    assert (out / "b_restored.png").is_file()
+    assert out.joinpath("a_restored.png").stat().st_mtime_ns == before["a_restored.png"]

@@ -105,6 +105,7 @@ def restore(
     on_batch: Callable[[list[int], Restoration], None] | None = None,
     options: dict[str, object] | None = None,
     config: SolverConfig | None = None,
+    only: list[int] | None = None,
 ) -> Restoration:
     """Restore N images with ``method`` for ``task``.
 
@@ -117,6 +118,8 @@ def restore(
     while the rest still runs).
     config: the method's settings; by default its preset for the task (``Config.for_task``) with
     ``steps`` (None: the preset's), ``seed`` and ``options`` (``--method-option``, by field name).
+    only: restore just these images of the N (a resumed run): every observation is still simulated
+    so that the seeded draws do not move, and the outputs (and ``on_batch``'s indices) are theirs.
     """
     spec = get_method(method)
     config = config or resolve_config(prior, task, method, steps, seed, options)
@@ -132,6 +135,9 @@ def restore(
         observation = operator.simulate(images, torch.Generator().manual_seed(seed))
     else:
         observation = operator.as_observation(images)
+    if only is not None:
+        observation, operator = observation[only], operator.select(only)
+        reference = None if reference is None else reference[only]
     n = observation.shape[0]
 
     def probe(count: int) -> Result:

@@ -14,11 +14,13 @@ from ..checkpoint import Prior
 from ..edit import Reconstruction
 from ..errors import GanpriorError
 from ..imageio import FITS, MASK_FILLS, collect_images, image_size, load_images, load_mask, save_image
+from ..manifest import MANIFEST, Manifest
 from ..paste import paste_back
 from ..physics import TASK_HELP, TASKS, build_operator, observation_shape
 from ..pipeline import Restoration, resolve_config, restore
 from ..report import loss_curve, output_stems, prepare_output_dir, save_restoration_outputs, write_json
 from ..solvers import METHODS
+from ..sources import sha256_of
 from . import COMMANDS
 from .common import (
     add_model_arguments,
@@ -142,7 +144,15 @@ def run(args: argparse.Namespace) -> int:
         )
     stems, renamed = output_stems(paths)
     read = [*args.inputs, *(args.reference or []), *([args.mask] if args.mask else [])]
-    out = prepare_output_dir(args.out, args.overwrite, read)  # checked (and probed) before any work
+    run_settings = _run_settings(args)
+    manifest = Manifest.read(args.out, run_settings, args.overwrite) if Path(args.out).is_dir() else None
+    resuming = manifest is not None  # the same command again: finish what an earlier run left
+    out = prepare_output_dir(args.out, args.overwrite or resuming, read)  # checked (and probed) first
+    manifest = manifest or Manifest(out, run_settings)
+    todo = [i for i, p in enumerate(paths) if not (resuming and manifest.done(stems[i], p))]
+    if not todo:
+        print(f"nothing to do: all {len(paths)} image(s) are done in {out} ({MANIFEST})")
+        return 0
     prior = load_model(args)
     g = prior.generator
     mask, mask_info, photo_known = None, None, None
@@ -173,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}
     reference_images = images if args.simulate else reference
     bar = tqdm(
-        total=len(paths) * config.steps if config.steps else None,
+        total=len(todo) * config.steps if config.steps else None,
         desc=f"{args.method} {args.task}",
         unit="step",
         dynamic_ncols=True,
@@ -195,13 +205,14 @@ def run(args: argparse.Namespace) -> int:
 
     def write_batch(index: list[int], part: Restoration) -> None:
         seconds = (time.perf_counter() - started) / (len(done) + len(index))
-        for j, i in enumerate(index):
+        for j, i in enumerate(todo[k] for k in index):
             reference_image = reference_images[i] if reference_images is not None else None
             # inputs given as observations come back at the photo's own size; simulated ones at the model's
             framed = None if args.simulate else _in_frame(paths[i], part, j, args, photo_known)
-            _write_outputs(
+            names = _write_outputs(
                 out, paths[i], stems[i], part, j, prior, settings, mask_info, reference_image, seconds, framed
             )
+            manifest.record(stems[i], paths[i], names)
             done.append(paths[i])
 
     try:
@@ -219,30 +230,46 @@ def run(args: argparse.Namespace) -> int:
             callback=per_batch,
             on_batch=write_batch,
             config=config,
+            only=todo if len(todo) < len(paths) else None,
         )
     except KeyboardInterrupt:
         bar.close()
-        left = [str(p) for p in paths if p not in done]
+        left = [str(paths[i]) for i in todo if paths[i] not in done]
         write_json(
             {"interrupted": True, "done": [str(p) for p in done], "not_done": left}, out / "report.json"
         )
         print(
-            f"interrupted: {len(done)} of {len(paths)} image(s) restored -> {out} (see report.json)",
+            f"interrupted: {len(done)} of {len(todo)} image(s) restored -> {out} (see report.json); "
+            "the same command again finishes the rest",
             file=sys.stderr,
         )
         raise
     bar.close()
     seconds = time.perf_counter() - started
     summary = (
-        f"restored {len(paths)} image(s) with {args.method} in {seconds:.1f} s "
-        f"({seconds / len(paths):.2f} s/image) -> {out}"
+        f"restored {len(todo)} image(s) with {args.method} in {seconds:.1f} s "
+        f"({seconds / len(todo):.2f} s/image) -> {out}"
     )
+    if len(todo) < len(paths):
+        summary += f" ({len(paths) - len(todo)} done before, kept)"
     if result.metrics:
         summary += "; median " + ", ".join(f"{k} {v.median():.2f}" for k, v in result.metrics.items())
     if renamed:
         summary += f"; {len(renamed)} name(s) taken by an earlier input, written as: " + ", ".join(renamed)
     print(summary)
     return 0
+
+
+def _run_settings(args: argparse.Namespace) -> dict[str, object]:
+    """What decides a run's results (``manifest.Manifest``): every option but the inputs, the output
+    folder, the batch size and the device, plus the bytes of the mask and of a model file."""
+    ignored = {"run", "inputs", "out", "overwrite", "batch_size", "device", "command"}
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in ignored}
+    for option in ("mask", "model"):
+        value = getattr(args, option, None)
+        if value and Path(value).is_file():
+            settings[f"{option}_sha256"] = sha256_of(Path(value))
+    return settings
 
 
 def _write_outputs(
@@ -257,7 +284,7 @@ def _write_outputs(
     reference: torch.Tensor | None,
     seconds: float,
     framed: tuple[torch.Tensor, dict[str, object]] | None,
-) -> None:
+) -> list[str]:
     """Image ``j`` of a finished batch ``part`` (input ``path``, written as ``stem``: unique among
     the inputs, ``report.output_stems``): its PNGs, JSON report and, for reconstruct, its saved
     reconstruction."""
@@ -281,9 +308,11 @@ def _write_outputs(
     if part.result.mask is not None:  # mask-free methods: the detected mask, white = intact
         report["detected_mask"] = save_image(1 - 2 * part.result.mask[j], out / f"{stem}_mask.png").name
     full = None if framed is None else framed[0]
-    save_restoration_outputs(
+    names = save_restoration_outputs(
         out, stem, part.observation[j], part.raw[j], part.restored[j], reference, report, full
     )
+    extra = [report[k] for k in ("reconstruction", "detected_mask") if k in report]
+    return [*names.values(), f"{stem}.json", *extra]
 
 
 def _in_frame(
