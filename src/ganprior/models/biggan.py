@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ..errors import GanpriorError
 from .staged import StagedDiscriminator, StagedGenerator
 
 
@@ -251,7 +252,7 @@ class BigGANGenerator(StagedGenerator):
         widths, attention = [int(w) for w in widths], sorted(int(a) for a in attention)
         blocks = len(widths) - 1
         if blocks < 1 or any(not 0 <= a < blocks for a in attention):
-            raise ValueError(f"need at least one block and attention indices below {blocks}")
+            raise GanpriorError(f"need at least one block and attention indices below {blocks}")
         self.config = dict(
             widths=widths,
             attention=attention,
@@ -279,7 +280,7 @@ class BigGANGenerator(StagedGenerator):
     def class_embedding(self, y: Tensor | None, batch: int) -> Tensor:
         """shared(y): labels (B,) or soft class vectors (B, num_classes) -> (B, shared_dim)."""
         if y is None:
-            raise ValueError("BigGAN is class-conditional: pass class labels y")
+            raise GanpriorError("BigGAN is class-conditional: pass class labels y")
         return embed_classes(self.shared.weight, y if y.dim() == 1 else self.class_vector(y, batch))
 
     def embed(self, z: Tensor, y: Tensor | None = None) -> Tensor:

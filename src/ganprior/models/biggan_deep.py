@@ -201,7 +201,7 @@ class BigGANDeepGenerator(StagedGenerator):
         super().__init__()
         specs = [[bool(u), int(a), int(b)] for u, a, b in layers]
         if not specs:
-            raise ValueError("BigGAN-deep needs its layer list [[up_sample, in, out], ...]")
+            raise GanpriorError("BigGAN-deep needs its layer list [[up_sample, in, out], ...]")
         self.config: dict[str, Any] = dict(
             z_dim=z_dim,
             num_classes=num_classes,

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ..errors import GanpriorError
 from .sngan import PixelNorm
 from .staged import StagedDiscriminator, StagedGenerator
 
@@ -106,7 +107,7 @@ class Block(nn.Module):
 
 def _check_widths(widths: list[int]) -> None:
     if len(widths) < 2 or min(widths) < 1:
-        raise ValueError(f"widths must list at least two resolutions (4, 8, ...), got {widths}")
+        raise GanpriorError(f"widths must list at least two resolutions (4, 8, ...), got {widths}")
 
 
 class PGGANGenerator(StagedGenerator):
@@ -122,7 +123,7 @@ class PGGANGenerator(StagedGenerator):
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+            raise GanpriorError(f"variant must be one of {VARIANTS}, got {variant!r}")
         _check_widths(widths)
         self.config = dict(widths=list(widths), latent_dim=latent_dim, channels=channels, variant=variant)
         self.latent_dim, self.num_classes, self.channels = latent_dim, 0, channels
