@@ -14,6 +14,7 @@ from .checkpoint import Prior
 from .errors import GanpriorError
 from .physics import Corruption, Operator, build_operator, center_box
 from .solvers import Callback, Result, SolverConfig, get_method
+from .solvers.precision import check_precision, generator_precision
 
 
 @dataclass
@@ -67,6 +68,7 @@ def restore(
     callback: Callable[[int, int], Callback] | None = None,
     options: dict[str, object] | None = None,
     config: SolverConfig | None = None,
+    precision: str = "fp32",
 ) -> Restoration:
     """Restore N images with ``method`` for ``task``.
 
@@ -75,7 +77,10 @@ def restore(
     mask: (N or 1, 1, H, W) for inpainting. callback(batch_index, batch_count) -> a per-step Callback.
     config: the method's settings; by default its preset for the task (``Config.for_task``) with
     ``steps`` (None: the preset's), ``seed`` and ``options`` (``--method-option``, by field name).
+    precision: ``fp32``, or ``bf16`` to run the generator under bf16 autocast with channels_last
+    weights (``solvers.precision``); outputs and metrics stay float32.
     """
+    check_precision(precision)
     spec = get_method(method)
     if spec.tasks is not None and task not in spec.tasks:
         what = "mask-free inpainting and reconstruction" if spec.mask_free else " and ".join(spec.tasks)
@@ -98,12 +103,13 @@ def restore(
     n = observation.shape[0]
     starts = list(range(0, n, batch_size))
     results = []
-    for b, start in enumerate(starts):
-        index = list(range(start, min(start + batch_size, n)))
-        step_callback = callback(b, len(starts)) if callback else None
-        results.append(
-            spec.solve(prior, observation[index], operator.select(index), config, callback=step_callback)
-        )
+    with generator_precision(g, precision):
+        for b, start in enumerate(starts):
+            index = list(range(start, min(start + batch_size, n)))
+            step_callback = callback(b, len(starts)) if callback else None
+            results.append(
+                spec.solve(prior, observation[index], operator.select(index), config, callback=step_callback)
+            )
     result = Result.concat(results)
     # a method that located the corrupted pixels itself keeps the observation everywhere else
     projector = operator.given_detection(result.mask) if result.mask is not None else operator
