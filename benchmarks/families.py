@@ -152,7 +152,7 @@ def measure_cell(
         lambda: timed_restore(prior, clean, method, steps + 1, seed=seed, options=options), device
     )
     params = sum(p.numel() for m in (g, prior.discriminator) if m is not None for p in m.parameters())
-    return {"seconds": seconds, "peak": peak, "params": params / 1e6, "options": options}
+    return {"seconds": seconds, "peak": peak, "params": params / 1e6}
 
 
 def family_rows(
@@ -191,7 +191,7 @@ def family_rows(
     return rows
 
 
-def families_protocol(steps: int, device: str) -> str:
+def families_protocol(steps: int, device: str, minutes: float) -> str:
     memory = (
         "torch.cuda.max_memory_allocated over the solve minus what was allocated before"
         if device.startswith("cuda")
@@ -199,18 +199,20 @@ def families_protocol(steps: int, device: str) -> str:
         "before it (tracemalloc misses torch's allocations)"
     )
     return (
-        "Protocol: random weights at the published sizes: BigGAN-128 (DGP's model, G_ch = D_ch = 96), "
-        "BigGAN-deep-128 (huggingface's, no D: DGP uses VGG16), PGGAN-256 (mGANprior's layout, the LSUN size, "
-        "with pytorch_GAN_zoo's D) and StyleGAN2-256 with config-f widths (W+; the same widths give 30.37M "
-        "parameters at 1024 px). 256 px is the largest size of PGGAN and StyleGAN2 at which the 32 cells fit in 10 minutes "
-        "on one thread here (a StyleGAN2-256 step at batch 4 already takes ~15 s). Each cell runs in its own "
-        f"process: seeded random images, ×4 centred-hole inpainting, the method's preset with a one-sample start, "
-        f"1 warm-up step then {steps} timed steps (s/step is their mean; the first step pays set-up). mgan: "
-        f"{MGAN_CODES} codes composed at the stage whose input is 1/{MGAN_SIDE} of the output side (mGANprior's "
-        "ℓ = 4 on PGGAN-256); dgp: its inpainting schedule (all groups carry per-image weights; D features, "
-        "VGG16 without D); rrgi: per-image generator copies from step 0 (its tuning phase). Peak memory: "
-        f"{memory}, divided by the batch; it excludes the weights themselves. time/image ÷ batch 1 < 1: batching "
-        "pays. Device: " + device + "."
+        "Protocol: random weights at published sizes, each family's smallest that the references or the "
+        "released models use (a cell's time grows with the side²): BigGAN-128 (DGP's "
+        "model, G_ch = D_ch = 96), BigGAN-deep-128 (huggingface's, no D: DGP uses VGG16), PGGAN-256 "
+        "(mGANprior's layout at the LSUN size its and RGI's experiments use, with pytorch_GAN_zoo's D) and "
+        "StyleGAN2-256 with config-f widths (the LSUN-256 models' config; W+; the same widths give 30.37M "
+        f"parameters at 1024 px). These cells took {minutes:.1f} min here (wall; shared machine). Each cell runs "
+        "in its own process: seeded random images, centred-hole inpainting, the method's preset with a "
+        f"one-sample start, 1 warm-up step then {steps} timed steps (s/step is their mean, the first step paying "
+        f"set-up; on CUDA every step ends in a host copy of its losses, so it is synchronised). mgan: {MGAN_CODES} "
+        f"codes composed at the stage whose input is 1/{MGAN_SIDE} of the output side (mGANprior's ℓ = 4 on "
+        "PGGAN-256); dgp: its inpainting schedule (every group carries per-image weights; D features, VGG16 "
+        "without D); rrgi: per-image generator copies from step 0 (its tuning phase). Peak memory: "
+        f"{memory}, divided by the batch; the weights themselves are not counted. time/image ÷ batch 1 < 1: "
+        f"batching pays. Device: {device}."
     )
 
 
@@ -249,7 +251,7 @@ def precision_rows(
                 delta = out.metrics["psnr"] - base["psnr"]
                 row["step speed-up vs fp32"] = base["s/step"] / seconds
                 row["Δpsnr vs fp32 (median)"] = float(delta.median())
-                row["max |Δpsnr|"] = float(delta.abs().max())
+                row["max abs Δpsnr"] = float(delta.abs().max())
             rows.append(row)
     return rows
 
@@ -269,11 +271,13 @@ def precision_protocol(count: int, steps: int, speed_steps: int) -> str:
 def families_speed_suite(options: BenchOptions) -> list[Table]:
     """Issue 12: s/step and peak memory per image of invert/mgan/dgp/rrgi on 4 families at batch 1 and 4; bf16 on face64."""
     steps = 1 if options.quick else 2
+    started = time.perf_counter()
     rows = family_rows(options, steps)
+    minutes = (time.perf_counter() - started) / 60
     families = Table(
         FAMILIES_TABLE,
         "Seconds per step and peak memory per image, per GAN family at its published size (random weights)",
-        families_protocol(steps, options.device),
+        families_protocol(steps, options.device, minutes),
         rows,
         {"threads": torch.get_num_threads()},
     )
