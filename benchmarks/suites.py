@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from . import core, dgp, mgan, rgi
+from . import core, dgp, families, mgan, rgi
 from .common import Suite
 
-SUITES: dict[str, Suite] = {s.name: s for s in [*core.SUITES, *rgi.SUITES, *dgp.SUITES, *mgan.SUITES]}
+SUITES: dict[str, Suite] = {
+    s.name: s for s in [*core.SUITES, *rgi.SUITES, *dgp.SUITES, *mgan.SUITES, *families.SUITES]
+}

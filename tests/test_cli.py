@@ -412,3 +412,12 @@ def test_a_finished_folder_is_kept_and_other_settings_are_refused(photo, tiny_ch
     assert code == 0 and "restored 1 image" in stdout and "1 done before" in stdout
     assert (out / "b_restored.png").is_file()
     assert out.joinpath("a_restored.png").stat().st_mtime_ns == before["a_restored.png"]
+
+
+def test_precision_bf16_runs_and_is_recorded(photo, tiny_checkpoint, tmp_path, capsys):
+    args = ["restore", photo[0], "--task", "denoise", "--model", tiny_checkpoint, "--steps", "2"]
+    assert run([*args, "--precision", "bf16", "--out", tmp_path / "b"], capsys)[0] == 0
+    report = json.loads((tmp_path / "b" / "photo.json").read_text())
+    assert report["settings"]["precision"] == "bf16"
+    code, _, err = run([*args, "--precision", "fp16", "--out", tmp_path / "c"], capsys)
+    assert code == 2 and "invalid choice" in err

@@ -16,6 +16,7 @@ from .checkpoint import Prior
 from .errors import GanpriorError
 from .physics import Corruption, Operator, build_operator, center_box
 from .solvers import Callback, Result, SolverConfig, get_method
+from .solvers.precision import check_precision, generator_precision
 
 
 @dataclass
@@ -106,6 +107,7 @@ def restore(
     options: dict[str, object] | None = None,
     config: SolverConfig | None = None,
     only: list[int] | None = None,
+    precision: str = "fp32",
 ) -> Restoration:
     """Restore N images with ``method`` for ``task``.
 
@@ -120,7 +122,10 @@ def restore(
     ``steps`` (None: the preset's), ``seed`` and ``options`` (``--method-option``, by field name).
     only: restore just these images of the N (a resumed run): every observation is still simulated
     so that the seeded draws do not move, and the outputs (and ``on_batch``'s indices) are theirs.
+    precision: ``fp32``, or ``bf16`` to run the generator under bf16 autocast with channels_last
+    weights (``solvers.precision``); outputs and metrics stay float32.
     """
+    check_precision(precision)
     spec = get_method(method)
     config = config or resolve_config(prior, task, method, steps, seed, options)
     g = prior.generator
@@ -144,26 +149,27 @@ def restore(
         index = list(range(count))
         return spec.solve(prior, observation[index], operator.select(index), replace(config, steps=1))
 
-    size = batch_size or auto_batch_size(probe, n, device)
     results: list[Result] = []
-    start = 0
-    while start < n:
-        index = list(range(start, min(start + size, n)))
-        step_callback = (
-            callback(len(results), len(results) + math.ceil((n - start) / size)) if callback else None
-        )
-        part = operator.select(index)
-        try:
-            results.append(spec.solve(prior, observation[index], part, config, callback=step_callback))
-        except RuntimeError as exc:  # torch.OutOfMemoryError is one
-            if not is_out_of_memory(exc):
-                raise
-            size = halve(size, exc, device)
-            continue
-        if on_batch is not None:
-            batch_reference = None if reference is None else reference[index]
-            on_batch(index, _finish(observation[index], results[-1], part, config, batch_reference))
-        start += len(index)
+    with generator_precision(g, precision):
+        size = batch_size or auto_batch_size(probe, n, device)
+        start = 0
+        while start < n:
+            index = list(range(start, min(start + size, n)))
+            step_callback = (
+                callback(len(results), len(results) + math.ceil((n - start) / size)) if callback else None
+            )
+            part = operator.select(index)
+            try:
+                results.append(spec.solve(prior, observation[index], part, config, callback=step_callback))
+            except RuntimeError as exc:  # torch.OutOfMemoryError is one
+                if not is_out_of_memory(exc):
+                    raise
+                size = halve(size, exc, device)
+                continue
+            if on_batch is not None:
+                batch_reference = None if reference is None else reference[index]
+                on_batch(index, _finish(observation[index], results[-1], part, config, batch_reference))
+            start += len(index)
     return _finish(observation, Result.concat(results), operator, config, reference)
 
 

@@ -214,3 +214,22 @@ class PGGANDiscriminator(StagedDiscriminator):
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Realness (B,): the decision layer's first output."""
         return self.decision(self.features(x)[-1])[:, 0]
+
+
+def reference_widths(resolution: int) -> list[int]:
+    """The published networks' widths at 4, 8, …, ``resolution`` px: min(16384 / side, 512)
+    (fmap_base 16384, fmap_max 512 of the official code and its ports)."""
+    levels = round(math.log2(max(resolution, 1))) - 1
+    if resolution < 8 or 4 * 2 ** (levels - 1) != resolution:
+        raise ValueError(f"PGGAN resolution must be a power of two >= 8, got {resolution}")
+    return [min(16384 // (4 * 2**i), 512) for i in range(levels)]
+
+
+def reference_generator(resolution: int = 256, variant: str = "mganprior") -> PGGANGenerator:
+    """A randomly initialised G of the published architecture (512-d z, RGB) at ``resolution`` px."""
+    return PGGANGenerator(reference_widths(resolution), 512, 3, variant)
+
+
+def reference_discriminator(resolution: int = 256) -> PGGANDiscriminator:
+    """A randomly initialised D of the published architecture (minibatch stddev) at ``resolution`` px."""
+    return PGGANDiscriminator(reference_widths(resolution))

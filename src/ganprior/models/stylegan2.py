@@ -474,3 +474,19 @@ class StyleGAN2Discriminator(StagedDiscriminator):
             )
         pooled = self._blocks(x, min(x.shape[0], self.stddev_group))[-1]
         return self.final_linear[1](pooled)[:, 0]
+
+
+def config_f_widths(resolution: int) -> list[int]:
+    """config-f's channels at 4, 8, …, ``resolution`` px (rosinality's table, channel_multiplier 2):
+    512 up to 32 px, then 512, 256, 128, 64, 32 at 64 … 1024 px."""
+    return [min(512, 2 * 16384 // (4 * 2**k)) for k in range(_levels(resolution))]
+
+
+def reference_generator(resolution: int = 256, latent_space: str = "w+") -> StyleGAN2Generator:
+    """A randomly initialised config-f G (w_dim 512, 8 mapping layers) at ``resolution`` px."""
+    return StyleGAN2Generator(resolution, 512, 8, config_f_widths(resolution), latent_space=latent_space)
+
+
+def reference_discriminator(resolution: int = 256) -> StyleGAN2Discriminator:
+    """A randomly initialised config-f D at ``resolution`` px (widths from ``resolution`` down to 4 px)."""
+    return StyleGAN2Discriminator(resolution, config_f_widths(resolution)[::-1])
