@@ -163,3 +163,14 @@ def test_documented_benchmark_commands_name_registered_suites() -> None:
             named += [(path.name, name) for name in match.group(1).split(" | ") if name]
     assert named
     assert [(f, n) for f, n in named if n not in SUITES] == []
+
+
+def test_the_suite_list_speaks_to_users():
+    """`python -m benchmarks --help` says what each suite measures, not which issue asked for it."""
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "core-generated" in proc.stdout
+    assert not re.search(r"\bissue\b", proc.stdout, re.IGNORECASE)

@@ -491,6 +491,20 @@ def test_3_a_prior_without_d_reconstructs_with_pixels_and_a_weak_latent_penalty(
     assert all(s.w_mse > 0 and s.w_nll <= 0.02 for s in stages)
 
 
+def test_3_face64_reconstructs_real_photos_above_the_floor():
+    """The default model (no D, VGG16 features): DGP's reconstruction before an edit is the photo,
+    not the collapsed latent the reference's weights gave (11.7 / 17.2 dB at the full preset)."""
+    from ganprior import edit, examples
+    from ganprior.metrics import psnr
+
+    prior = zoo.load("face64")
+    faces = examples.fit_to_prior([image for _, image in examples.color_faces()], prior)
+    rec = edit.reconstruct(prior, faces, steps=60)
+    edit.check_reconstruction(faces, rec)  # raises below the floor
+    assert psnr(rec.image, faces).min() > edit.RECONSTRUCTION_FLOOR_DB + 3
+    assert rec.latent.norm(dim=1).min() > 5  # |z| stays near the prior's sqrt(100), not pulled to 0
+
+
 def test_3_a_failed_reconstruction_is_refused_not_shown(
     photo, tiny_checkpoint, tmp_path, capsys, monkeypatch
 ):
