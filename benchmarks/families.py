@@ -269,7 +269,7 @@ def precision_protocol(count: int, steps: int, speed_steps: int) -> str:
 
 
 def families_speed_suite(options: BenchOptions) -> list[Table]:
-    """Issue 12: s/step and peak memory per image of invert/mgan/dgp/rrgi on 4 families at batch 1 and 4; bf16 on face64."""
+    """Step time and peak memory per image of invert/mgan/dgp/rrgi on 4 families at batch 1 and 4; bf16 on face64."""
     steps = 1 if options.quick else 2
     started = time.perf_counter()
     rows = family_rows(options, steps)
