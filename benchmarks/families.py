@@ -1,4 +1,4 @@
-"""Issue 12's speed suite ``families-speed``: the published GAN families at real sizes, and bf16.
+"""The speed suite ``families-speed``: the published GAN families at real sizes, and bf16.
 
 Tables (``benchmarks/results/``):
 - ``families_speed``: BigGAN-128, BigGAN-deep-128, PGGAN-256 and StyleGAN2-256 (config-f widths),
