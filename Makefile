@@ -1,4 +1,4 @@
-# Two entry points: `make demo` (set up, then restore the bundled examples) and `make test`.
+# Two entry points: `make demo` (set up, then the comparison gallery of the bundled examples) and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from ..gallery import build_gallery
+from ..gallery import DEMO_METHODS, build_gallery
 from ..report import prepare_output_dir
+from ..solvers import METHODS
 from . import COMMANDS
 from .common import add_model_arguments, load_model, seed_type, steps_type
 
@@ -18,12 +20,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo",
         help=COMMANDS["demo"],
         description="Restore real face photographs (from the scikit-image and matplotlib wheels, fitted to the "
-        "model) and generated samples for every task (inpaint, sr, colorize, denoise, hybrid); write "
-        "one PNG grid per task and an index.md with the median metrics.",
+        "model) and two of the model's own samples for every task (inpaint, sr, colorize, denoise, hybrid) "
+        "with plain inversion, mGANprior and DGP side by side; then mask-free inpainting (RGI) and anomaly "
+        "detection (R-RGI on brick32). Writes one PNG grid per part and an index.md with per-image PSNR "
+        "and the medians over the real photographs. A few minutes on 2 CPU cores.",
     )
     add_model_arguments(parser)
-    parser.add_argument("--method", default="invert", help="restoration method (default invert)")
-    parser.add_argument("--steps", type=steps_type, help="optimisation steps (default: the method's preset)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(DEMO_METHODS),
+        help=f"the methods compared (default {' '.join(DEMO_METHODS)})",
+    )
+    parser.add_argument(
+        "--steps",
+        type=steps_type,
+        help="optimisation steps for every method (default: the demo's own, short)",
+    )
     parser.add_argument("--seed", type=seed_type, default=0)
     parser.add_argument("--out", default="demo-gallery", help="output folder (default demo-gallery)")
     parser.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
@@ -35,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     out = prepare_output_dir(args.out, args.overwrite)
     bar = tqdm(desc="demo", unit="step", dynamic_ncols=True, disable=None)
 
-    def progress(task: str):
-        bar.set_description(f"demo {task}")
+    def progress(part: str):
+        bar.set_description(f"demo {part}")
 
         def on_step(step: int, losses) -> None:
             bar.update(1)
@@ -45,9 +59,11 @@ def run(args: argparse.Namespace) -> int:
 
         return on_step
 
-    summary = build_gallery(prior, Path(out), args.method, args.steps, args.seed, progress)
+    started = time.perf_counter()
+    summary = build_gallery(prior, Path(out), args.methods, args.steps, args.seed, progress)
     bar.close()
-    for task, scores in summary.items():
-        print(f"{task:9s} " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
-    print(f"gallery: {Path(out) / 'index.md'}")
+    for part, rows in summary.items():
+        for row, scores in rows.items():
+            print(f"{part:9s} {row:7s} " + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
+    print(f"gallery: {Path(out) / 'index.md'} ({time.perf_counter() - started:.0f} s)")
     return 0
