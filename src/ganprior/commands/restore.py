@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
         def on_step(step: int, losses: torch.Tensor) -> None:
             bar.update(len(losses) if bar.total else 1)
             if step % 10 == 0:
-                bar.set_postfix(loss=f"{losses.mean():.4f}")
+                bar.set_postfix(images=f"{len(done)}/{len(todo)}", loss=f"{losses.mean():.4f}")
 
         return on_step
 
@@ -223,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
             )
             manifest.record(stems[i], paths[i], names)
             done.append(paths[i])
+        bar.set_postfix(images=f"{len(done)}/{len(todo)}")
 
     try:
         result = restore(
