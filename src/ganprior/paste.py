@@ -2,7 +2,8 @@
 of the photo, fitted to the model's resolution) put back into the photo's full-resolution frame.
 
 - inpaint: the photo's own pixels wherever they are known, bit for bit; the hole from the
-  restoration, upsampled (bicubic, antialiased) to the square's size in the photo;
+  restoration, upsampled (bicubic, antialiased) to the square's size in the photo, shifted near its
+  edge by the photo's own offset from it (``blend_seam``) so the seam does not show;
 - colorize: the photo's own luma at full resolution with the restoration's colour (upsampled);
 - sr, hybrid: the frame is the low-resolution input enlarged by the factor (bicubic), the square
   inside it the restoration;
@@ -12,9 +13,12 @@ of the photo, fitted to the model's resolution) put back into the photo's full-r
 
 from __future__ import annotations
 
+import math
+from functools import partial
 from pathlib import Path
 
 import torch.nn.functional as F
+from kornia.filters import gaussian_blur2d
 from torch import Tensor
 
 from .imageio import open_image, pil_to_tensor, square_box
@@ -22,7 +26,8 @@ from .physics import Grayscale
 
 SCALED_TASKS = ("sr", "hybrid")  # their input is the low-resolution observation
 HOW = {
-    "inpaint": "known pixels of the photo kept exactly; the hole from the restoration, upsampled",
+    "inpaint": "known pixels of the photo kept exactly; the hole from the restoration, upsampled, "
+    "blended into the photo at its edge",
     "colorize": "the photo's luma at full resolution; the restoration's colour, upsampled",
     "sr": "the restoration in the fitted square of the input enlarged by the factor (bicubic elsewhere)",
     "hybrid": "the restoration in the fitted square of the input enlarged by the factor (bicubic elsewhere)",
@@ -56,6 +61,21 @@ def paste_square(
     return out
 
 
+def blend_seam(restored: Tensor, photo: Tensor, known: Tensor, width: float) -> Tensor:
+    """The photo (C, H, W) with its hole (``known`` (1, H, W), 1 = known) filled from ``restored``
+    (C, H, W, the restoration upsampled to the photo), shifted by the photo's offset from the
+    restoration on the known pixels nearby (a normalised Gaussian average over ``width`` px) fading to
+    nothing within about ``width`` px of the hole's edge, so the seam does not show. Known pixels
+    are exactly the photo's."""
+    sigma = max(width / 2, 0.5)
+    size = 2 * math.ceil(2 * sigma) + 1
+    blur = partial(gaussian_blur2d, kernel_size=(size, size), sigma=(sigma, sigma), border_type="replicate")
+    weight = blur(known[None])[0]
+    offset = blur(((photo - restored) * known)[None])[0] / weight.clamp_min(1e-6)
+    filled = (restored + (2 * weight).clamp(0, 1) * offset).clamp(-1, 1)
+    return known * photo + (1 - known) * filled
+
+
 def paste_back(
     path: str | Path,
     restored: Tensor,
@@ -81,6 +101,6 @@ def paste_back(
     if task == "inpaint" and known is not None:
         if known.shape[-2:] != photo.shape[-2:]:
             known = paste_square(known.new_ones(1, *photo.shape[-2:]), known, box, "nearest")
-        out = known * photo + (1 - known) * out
+        out = blend_seam(out, photo, known, 2 * (box[2] - box[0]) / restored.shape[-1])
     size = [width * scale, height * scale]
     return out, {"size": size, "fit": how, "square": list(box), "paste": HOW.get(task, DEFAULT_HOW)}
