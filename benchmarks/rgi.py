@@ -25,7 +25,7 @@ from ganprior.physics import DEFECT_KINDS, Corruption, Mask, make_mask
 from ganprior.pipeline import measure, restore
 from ganprior.robust import model_lambda
 from ganprior.solvers import InvertConfig, Result, invert
-from ganprior.solvers.rgi import CONFIGS, RGIConfig, preset, rgi
+from ganprior.solvers.rgi import CONFIGS, FIT_FRACTION, RGIConfig, preset, rgi
 from ganprior.texture_crops import TEXTURES
 
 from .common import BenchOptions, Suite, Table, median_scores, resources, test_split
@@ -101,6 +101,10 @@ INPAINT_ROWS = {  # row label: (method, its options)
     "rgi, mask per channel, closed 3×3 (--method-option mask=channel)": (
         "rgi",
         {"closing": 3, "mask": "channel"},
+    ),
+    "rgi, two λ, mask closed 3×3 (--method-option fit_fraction=0.15 closing=3)": (
+        "rgi",
+        {"fit_fraction": FIT_FRACTION, "closing": 3},
     ),
     "rrgi, one λ (--method-option fit_fraction=none)": ("rrgi", ONE_LAMBDA),
     "rrgi, one λ, mask closed 3×3": ("rrgi", ONE_LAMBDA | {"closing": 3}),
