@@ -50,14 +50,16 @@ def test_anomaly_preset_flags_the_corruption(tiny):
     assert not torch.equal(result.extras["anomaly"], plain)
 
 
-def test_batched_equals_one_at_a_time(tiny):
+@pytest.mark.parametrize("purpose", ["anomaly", "inpaint"])  # inpaint: two λ
+def test_batched_equals_one_at_a_time(tiny, purpose):
     _, observed, _ = planted(tiny, n=2, seed=5)
-    config = preset("rrgi", "anomaly", LAM, steps=12, init_samples=20)
+    config = preset("rrgi", purpose, LAM, steps=12, init_samples=20)
     batched = rgi(tiny, observed, config)
     for i in range(2):
         single = rgi(tiny, observed[i : i + 1], config)
         assert torch.allclose(single.image, batched.image[i : i + 1], atol=1e-4)
         assert torch.allclose(single.extras["anomaly"], batched.extras["anomaly"][i : i + 1], atol=1e-4)
+        assert torch.equal(single.mask, batched.mask[i : i + 1])
         for name, value in single.generator_state.items():
             assert torch.allclose(value, batched.generator_state[name][i : i + 1], atol=1e-4)
 
