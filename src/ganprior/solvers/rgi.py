@@ -151,7 +151,7 @@ def preset(
 
     R-RGI inpainting uses two λ: M is fitted at ``FIT_FRACTION · lam``, a generous mask behind
     which G fine-tunes without learning the corruption, and the reported mask is decided at the
-    calibrated ``lam`` from the final residual (benchmarks/results/rgi_inpaint_face64.md: +3.7 dB
+    calibrated ``lam`` from the final residual (benchmarks/results/rgi_inpaint_face64.md: +2.3 dB
     over one λ with the closing); ``fit_fraction=None`` gives the one-λ schedule.
 
     One change to the reference for R-RGI anomaly detection: M is held at 0 until G fine-tunes and
