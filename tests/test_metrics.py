@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -44,3 +46,9 @@ def test_region_only_counts_the_region():
     assert metrics.psnr(x, y, 1 - left).item() == 100.0  # right half identical
     assert metrics.psnr(x, y, left).item() == pytest.approx(10 * np.log10(1 / 0.25), abs=1e-4)
     assert metrics.ssim(x, y, 1 - left).item() > metrics.ssim(x, y, left).item()
+
+
+def test_median_leaves_out_nan_values():
+    assert metrics.median(torch.tensor([3.0, float("nan"), 1.0, 2.0])) == 2.0
+    assert metrics.median(torch.tensor([4.0, float("nan"), 1.0])) == 2.5
+    assert math.isnan(metrics.median(torch.tensor([float("nan")])))

@@ -14,10 +14,10 @@ from ganprior import metrics
 from ganprior.anomaly import auroc, dice_iou
 from ganprior.checkpoint import Prior
 from ganprior.cli import main
-from ganprior.physics import Corruption
+from ganprior.physics import Corruption, Mask
 from ganprior.pipeline import restore
 from ganprior.robust import fallback_lambda
-from ganprior.solvers.rgi import RGIConfig, binary_mask, preset, rgi
+from ganprior.solvers.rgi import RGIConfig, binary_mask, preset, rgi, settled_mask
 
 LAM = fallback_lambda(3)
 
@@ -50,14 +50,16 @@ def test_anomaly_preset_flags_the_corruption(tiny):
     assert not torch.equal(result.extras["anomaly"], plain)
 
 
-def test_batched_equals_one_at_a_time(tiny):
+@pytest.mark.parametrize("purpose", ["anomaly", "inpaint"])  # inpaint: two λ
+def test_batched_equals_one_at_a_time(tiny, purpose):
     _, observed, _ = planted(tiny, n=2, seed=5)
-    config = preset("rrgi", "anomaly", LAM, steps=12, init_samples=20)
+    config = preset("rrgi", purpose, LAM, steps=12, init_samples=20)
     batched = rgi(tiny, observed, config)
     for i in range(2):
         single = rgi(tiny, observed[i : i + 1], config)
         assert torch.allclose(single.image, batched.image[i : i + 1], atol=1e-4)
         assert torch.allclose(single.extras["anomaly"], batched.extras["anomaly"][i : i + 1], atol=1e-4)
+        assert torch.equal(single.mask, batched.mask[i : i + 1])
         for name, value in single.generator_state.items():
             assert torch.allclose(value, batched.generator_state[name][i : i + 1], atol=1e-4)
 
@@ -185,3 +187,40 @@ def test_refit_keeps_the_detected_mask_and_fits_a_fresh_latent(tiny):
     assert metrics.psnr(refitted.image, clean).min() > 30
     with pytest.raises(ValueError, match="applies to RGI"):
         preset("rrgi", "inpaint", LAM, refit_steps=10)
+
+
+def test_two_lambda_fits_a_generous_mask_and_reports_the_calibrated_one(tiny):
+    clean, observed, corrupted = planted(tiny)
+    config = preset("rrgi", "inpaint", LAM, steps=100, init_samples=100, fit_fraction=0.15)
+    result = rgi(tiny, observed, config)
+    fitted = (result.extras["anomaly"] > 0.5).float()
+    assert (fitted * corrupted).sum() > 0.95 * corrupted.sum()  # the fit's mask shields the corruption
+    _, iou = dice_iou(result.mask, corrupted)
+    assert iou.min() > 0.8  # the reported mask finds the planted corruption
+    kept = (1 - result.mask) * (1 - corrupted)
+    assert kept.sum() > 0.95 * (1 - corrupted).sum()  # and keeps (almost) every clean pixel
+    restored = Mask(1 - result.mask).project(result.image, observed)
+    assert metrics.psnr(restored, clean).min() > 30
+
+
+def test_settled_mask_flags_a_pixel_exactly_when_its_squared_residual_exceeds_lambda():
+    residual = torch.tensor([0.5, 0.9, 1.1, 2.0]).view(1, 1, 2, 2).expand(1, 3, 2, 2)
+    lam = 3.0  # summed over 3 channels, r² = 3 · r_c²: flagged when r_c² > 1
+    flagged = settled_mask(residual, lam, "pixel") > 0.5
+    assert flagged.flatten().tolist() == [False, False, True, True]
+    per_channel = settled_mask(residual, lam, "channel")  # λ / C per element: the same threshold
+    assert per_channel.shape == (1, 3, 2, 2) and torch.equal(per_channel > 0.5, flagged.expand(1, 3, 2, 2))
+
+
+def test_per_channel_mask_has_the_image_shape_through_the_pipeline(tiny):
+    from ganprior.errors import GanpriorError
+
+    prior = Prior("tiny", tiny, None, {})
+    clean, _, _ = planted(tiny, n=2, seed=9)
+    out = restore(prior, clean, "inpaint", "rgi", simulate=True, steps=20, options={"mask": "channel"})
+    assert out.result.mask.shape == clean.shape  # (N, C, H, W), as the reference's
+    assert out.result.extras["anomaly"].shape == (2, 1, 16, 16)  # the map stays gray
+    kept = out.result.mask == 0
+    assert torch.equal(out.restored[kept], out.observation.clamp(-1, 1)[kept])  # composited per channel
+    with pytest.raises(GanpriorError, match="mask must be one of"):
+        RGIConfig(mask="colour")

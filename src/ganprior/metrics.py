@@ -78,5 +78,7 @@ def ssim(x: Tensor, y: Tensor, region: Tensor | None = None) -> Tensor:
 
 
 def median(values: Tensor) -> float:
-    """The median of per-image values (N,) as a float; the mean of the two middle ones for even N."""
-    return float(statistics.median(values.tolist()))
+    """The median of per-image values (N,) as a float; the mean of the two middle ones for even N.
+    NaN values (e.g. a hole SSIM without a window inside the image) are left out; NaN if all are."""
+    known = [v for v in values.tolist() if not math.isnan(v)]
+    return float(statistics.median(known)) if known else math.nan

@@ -12,10 +12,11 @@ from .operator import Operator
 
 
 def mask_batch(mask: Tensor) -> Tensor:
-    """``mask`` (N or 1, 1, H, W) or (1, H, W) as a float (N or 1, 1, H, W) batch."""
+    """``mask`` (N or 1, 1 or C, H, W) or (1, H, W) as a float (N or 1, 1 or C, H, W) batch (a mask
+    per channel: RGI's ``mask="channel"`` detection)."""
     if mask.dim() == 3:
         mask = mask[None]
-    if mask.dim() != 4 or mask.shape[1] != 1:
+    if mask.dim() != 4:
         raise GanpriorError(f"mask must be (N, 1, H, W), got {tuple(mask.shape)}")
     return mask.float()
 
@@ -23,7 +24,7 @@ def mask_batch(mask: Tensor) -> Tensor:
 class Mask(Operator):
     """Keep the known pixels, zero (mid-gray) the rest.
 
-    ``mask``: (N or 1, 1, H, W) or (1, H, W) in {0, 1}, 1 = known.
+    ``mask``: (N or 1, 1, H, W) or (1, H, W) in {0, 1}, 1 = known; or (N, C, H, W), one per channel.
     """
 
     def __init__(self, mask: Tensor) -> None:
