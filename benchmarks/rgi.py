@@ -21,7 +21,7 @@ from ganprior import examples
 from ganprior.anomaly import anomaly_maps, auroc, dice_iou, image_scores, per_image_auroc
 from ganprior.checkpoint import Prior
 from ganprior.metrics import median
-from ganprior.physics import DEFECT_KINDS, Corruption, Mask, make_mask
+from ganprior.physics import DEFECT_KINDS, Corruption, Mask, stroke_corruption
 from ganprior.pipeline import measure, restore
 from ganprior.robust import model_lambda
 from ganprior.solvers import InvertConfig, Result, invert
@@ -49,16 +49,6 @@ def inpaint_images(model: str, prior: Prior, count: int, calibration: bool = Fal
     return test[-8:] if calibration else test[:count]
 
 
-def corrupt(clean: Tensor, seed: int) -> tuple[Tensor, Tensor]:
-    """Seeded free-form strokes masks (N, 1, H, W) (1 = intact) and the observations of ``clean``
-    with the strokes replaced by −1 + N(0, 1)."""
-    res = clean.shape[-1]
-    masks = torch.stack(
-        [make_mask("strokes", res, torch.Generator().manual_seed(100 + seed + i)) for i in range(len(clean))]
-    )
-    return masks, Corruption(masks).simulate(clean, torch.Generator().manual_seed(seed))
-
-
 VISIBLE = 0.1  # a corrupted pixel is visible when some channel moved by more than 5% of the range
 
 
@@ -84,7 +74,7 @@ def corrupted_set(model: str, options: BenchOptions, count: int) -> tuple[Prior,
     """The model and its first ``count`` held-out images, clean, with their stroke masks and observations."""
     prior = resources().model(model, options.device)
     clean = inpaint_images(model, prior, count)
-    masks, observed = corrupt(clean, options.seed)
+    masks, observed = stroke_corruption(clean, options.seed)
     return prior, clean, masks, observed
 
 

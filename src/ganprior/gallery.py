@@ -22,7 +22,7 @@ from .checkpoint import Prior
 from .files import write_whole
 from .imageio import as_rgb, grid, save_image, upscale_to
 from .metrics import median
-from .physics import TASK_HELP, Corruption, make_mask
+from .physics import TASK_HELP, stroke_corruption
 from .pipeline import restore
 from .report import heat_overlay, write_json
 from .solvers import Callback
@@ -122,13 +122,7 @@ def _mask_free(
 ) -> dict[str, dict[str, float]]:
     """RGI on the real photographs with seeded strokes replaced by −1 + N(0, 1), told nothing about
     where: rows observation, detected mask, restoration, clean (``mask-free.png``)."""
-    masks = torch.stack(
-        [
-            make_mask("strokes", clean.shape[-1], torch.Generator().manual_seed(100 + seed + i))
-            for i in range(len(clean))
-        ]
-    ).to(clean.device)
-    observed = Corruption(masks).simulate(clean, torch.Generator().manual_seed(seed))
+    masks, observed = stroke_corruption(clean, seed)
     result = restore(
         prior,
         observed,

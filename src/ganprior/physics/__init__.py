@@ -3,7 +3,7 @@ mask-free corruption, synthetic defects, the registry of operators and the task 
 -> operator)."""
 
 from .compose import Compose
-from .corruption import Corruption
+from .corruption import Corruption, stroke_corruption
 from .defects import DEFECT_KINDS, paint_defects
 from .downsample import Downsample
 from .grayscale import LUMA_WEIGHTS, Grayscale
@@ -37,4 +37,5 @@ __all__ = [
     "paint_defects",
     "random_boxes",
     "random_pixels",
+    "stroke_corruption",
 ]

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from .mask import Mask, mask_batch
+from .masks import make_mask
 from .noise import standard_normal
 from .operator import Operator
 
@@ -54,3 +55,16 @@ class Corruption(Operator):
             else f"{100 * (1 - self.mask.mean().item()):.0f}% of pixels"
         )
         return f"corruption({place} replaced by -1 + N(0,1), unknown to the solver)"
+
+
+def stroke_corruption(clean: Tensor, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """RGI's test corruption of ``clean`` (N, C, H, W): seeded free-form strokes masks (N, 1, H, W)
+    (1 = intact; image i's from seed 100 + ``seed`` + i) and the observations with the strokes
+    replaced by −1 + N(0, 1)."""
+    masks = torch.stack(
+        [
+            make_mask("strokes", clean.shape[-1], torch.Generator().manual_seed(100 + seed + i))
+            for i in range(len(clean))
+        ]
+    ).to(clean.device)
+    return masks, Corruption(masks).simulate(clean, torch.Generator().manual_seed(seed))
