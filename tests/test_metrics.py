@@ -52,3 +52,17 @@ def test_median_leaves_out_nan_values():
     assert metrics.median(torch.tensor([3.0, float("nan"), 1.0, 2.0])) == 2.0
     assert metrics.median(torch.tensor([4.0, float("nan"), 1.0])) == 2.5
     assert math.isnan(metrics.median(torch.tensor([float("nan")])))
+
+
+def test_reference_psnr_normalises_each_image_as_rgis_evaluation():
+    rng = torch.Generator().manual_seed(0)
+    clean = torch.rand(2, 3, 8, 8, generator=rng) * 2 - 1
+    assert torch.equal(metrics.reference_psnr(clean, clean), torch.full((2,), 100.0))
+    # min-max normalisation: an output off by gain and offset scores as if it were exact
+    assert torch.allclose(metrics.reference_psnr(0.5 * clean + 0.2, clean), torch.full((2,), 100.0))
+    noisy = clean + 0.1 * torch.randn(clean.shape, generator=rng)
+    by_hand = []
+    for x, y in zip(noisy.numpy(), clean.numpy(), strict=True):  # the reference's formula, in numpy
+        sx, sy = (x - x.min()) / (x.max() - x.min()), (y - y.min()) / (y.max() - y.min())
+        by_hand.append(10 * math.log10(sy.max() ** 2 / np.mean((sx - sy) ** 2)))
+    assert np.allclose(metrics.reference_psnr(noisy, clean).numpy(), by_hand, atol=1e-3)

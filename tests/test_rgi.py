@@ -189,9 +189,10 @@ def test_refit_keeps_the_detected_mask_and_fits_a_fresh_latent(tiny):
         preset("rrgi", "inpaint", LAM, refit_steps=10)
 
 
-def test_two_lambda_fits_a_generous_mask_and_reports_the_calibrated_one(tiny):
+@pytest.mark.parametrize("decide", ["final", "rgi"])
+def test_two_lambda_fits_a_generous_mask_and_reports_the_calibrated_one(tiny, decide):
     clean, observed, corrupted = planted(tiny)
-    config = preset("rrgi", "inpaint", LAM, steps=100, init_samples=100, fit_fraction=0.15)
+    config = preset("rrgi", "inpaint", LAM, steps=100, init_samples=100, fit_fraction=0.15, decide=decide)
     result = rgi(tiny, observed, config)
     fitted = (result.extras["anomaly"] > 0.5).float()
     assert (fitted * corrupted).sum() > 0.95 * corrupted.sum()  # the fit's mask shields the corruption
@@ -201,6 +202,20 @@ def test_two_lambda_fits_a_generous_mask_and_reports_the_calibrated_one(tiny):
     assert kept.sum() > 0.95 * (1 - corrupted).sum()  # and keeps (almost) every clean pixel
     restored = Mask(1 - result.mask).project(result.image, observed)
     assert metrics.psnr(restored, clean).min() > 30
+
+
+def test_two_lambda_deciding_by_rgi_reports_the_frozen_fits_mask_and_the_fine_tuned_image(tiny):
+    from ganprior.errors import GanpriorError
+
+    _, observed, _ = planted(tiny, seed=11)
+    config = preset("rrgi", "inpaint", LAM, steps=60, init_samples=50, closing=3)
+    assert config.decide == "rgi" and config.total_steps() == 120  # R-RGI inpainting's preset
+    two = rgi(tiny, observed, config)
+    frozen = rgi(tiny, observed, preset("rgi", "inpaint", LAM, steps=60, init_samples=50, closing=3))
+    assert torch.equal(two.mask, frozen.mask)  # the calibrated mask is RGI's at λ
+    assert two.generator_state is not None and not torch.allclose(two.image, frozen.image)
+    with pytest.raises(GanpriorError, match="decide must be one of"):
+        replace(config, decide="union")
 
 
 def test_settled_mask_flags_a_pixel_exactly_when_its_squared_residual_exceeds_lambda():

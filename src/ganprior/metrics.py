@@ -43,6 +43,21 @@ def psnr(x: Tensor, y: Tensor, region: Tensor | None = None) -> Tensor:
     return (10 * torch.log10(1 / mse(x, y, region).clamp_min(1e-10))).clamp_max(100.0)
 
 
+def reference_psnr(x: Tensor, clean: Tensor) -> Tensor:
+    """RGI's PSNR (its ``utils/eval_inpainting.py``), per image, (N,): both images min-max normalised
+    to [0, 1] on their own, then 10 log10(max² / MSE) with the normalised clean image's max (1).
+    The reference scores the raw generator output this way, not a composite with the observation."""
+
+    def normalised(t: Tensor) -> Tensor:
+        flat = t.float().flatten(1)
+        low, high = flat.amin(1, keepdim=True), flat.amax(1, keepdim=True)
+        return (flat - low) / (high - low + 1e-10)
+
+    reference = normalised(clean)
+    error = (normalised(x) - reference).square().mean(1).clamp_min(1e-10)
+    return (10 * torch.log10(reference.amax(1).square() / error)).clamp_max(100.0)
+
+
 def _gaussian_window(channels: int, device: torch.device) -> Tensor:
     offsets = torch.arange(-_SSIM_RADIUS, _SSIM_RADIUS + 1, dtype=torch.float64)
     kernel = torch.exp(-(offsets**2) / (2 * _SSIM_SIGMA**2))

@@ -19,6 +19,7 @@ from ganprior.physics import (
     center_box,
     make_mask,
     observation_shape,
+    stroke_corruption,
 )
 
 RESOLUTION, CHANNELS, BATCH = 32, 3, 3
@@ -162,3 +163,26 @@ def test_corruption_is_unknown_to_the_solver():
     unknown = Corruption(None)
     assert unknown.hole() is None and torch.equal(unknown.simulate(x), x)
     assert unknown.select([1]) is unknown and "unknown places" in unknown.describe()
+
+
+@pytest.mark.parametrize("fill", ["noise", "uniform", "patch"])
+def test_stroke_corruption_fills_only_the_strokes(fill):
+    clean = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 1.6 - 0.8
+    masks, observed = stroke_corruption(clean, seed=4, fill=fill)
+    assert masks.shape == (3, 1, 32, 32) and 0.02 < (1 - masks).mean() < 0.5
+    intact = masks.bool().expand_as(clean)
+    assert torch.equal(observed[intact], clean[intact])
+    hole = ~intact
+    if fill == "uniform":
+        assert observed[hole].min() >= -1 and observed[hole].max() <= 1 and observed[hole].std() > 0.5
+    if fill == "patch":  # image i's strokes show image i-1's pixels there
+        assert torch.equal(observed[hole], clean.roll(1, dims=0)[hole])
+    again = stroke_corruption(clean, seed=4, fill=fill)
+    assert torch.equal(again[1], observed)  # seeded
+
+
+def test_stroke_corruption_refuses_an_unknown_fill_and_a_lone_patch_donor():
+    with pytest.raises(GanpriorError, match="fill must be one of"):
+        stroke_corruption(torch.zeros(2, 1, 16, 16), fill="blur")
+    with pytest.raises(GanpriorError, match="at least two"):
+        stroke_corruption(torch.zeros(1, 1, 16, 16), fill="patch")

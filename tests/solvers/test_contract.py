@@ -54,12 +54,15 @@ def problem(name: str, prior: Prior, n: int = 3):
 def test_called_one_way_and_returns_a_result_per_image(name, prior):
     observation, operator = problem(name, prior)
     steps: list[int] = []
+    config = config_of(name, prior)
     result = METHODS[name].solve(
-        prior, observation, operator, config_of(name, prior), callback=lambda s, loss: steps.append(s)
+        prior, observation, operator, config, callback=lambda s, loss: steps.append(s)
     )
     assert isinstance(result, Result)
     assert result.image.shape == (3, 3, 16, 16)
-    assert result.losses.shape[1] == 3 and steps == list(range(result.losses.shape[0])) and steps
+    assert result.losses.shape[1] == 3 and steps == list(range(len(steps))) and steps
+    # the callback counts on through every loop; the history is the main loop's
+    assert len(steps) == result.losses.shape[0] + config.total_steps() - config.steps
     assert torch.isfinite(result.image).all()
 
 

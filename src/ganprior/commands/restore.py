@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}
     reference_images = images if args.simulate else reference
     bar = tqdm(
-        total=len(todo) * config.steps if config.steps else None,
+        total=len(todo) * config.total_steps() if config.steps else None,
         desc=f"{args.method} {args.task}",
         unit="step",
         dynamic_ncols=True,

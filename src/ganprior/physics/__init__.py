@@ -3,7 +3,7 @@ mask-free corruption, synthetic defects, the registry of operators and the task 
 -> operator)."""
 
 from .compose import Compose
-from .corruption import Corruption, stroke_corruption
+from .corruption import STROKE_FILLS, Corruption, stroke_corruption
 from .defects import DEFECT_KINDS, paint_defects
 from .downsample import Downsample
 from .grayscale import LUMA_WEIGHTS, Grayscale
@@ -20,6 +20,7 @@ __all__ = [
     "MASK_KINDS",
     "OPERATORS",
     "RESTORATION_TASKS",
+    "STROKE_FILLS",
     "TASKS",
     "TASK_HELP",
     "Compose",

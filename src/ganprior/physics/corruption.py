@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..errors import GanpriorError
 from .mask import Mask, mask_batch
 from .masks import make_mask
 from .noise import standard_normal
@@ -57,14 +58,32 @@ class Corruption(Operator):
         return f"corruption({place} replaced by -1 + N(0,1), unknown to the solver)"
 
 
-def stroke_corruption(clean: Tensor, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """RGI's test corruption of ``clean`` (N, C, H, W): seeded free-form strokes masks (N, 1, H, W)
-    (1 = intact; image i's from seed 100 + ``seed`` + i) and the observations with the strokes
-    replaced by −1 + N(0, 1)."""
+STROKE_FILLS = {  # what replaces the stroke pixels in ``stroke_corruption``
+    "noise": "−1 + N(0, 1) per channel (RGI's corruption)",
+    "uniform": "uniform over the valid range [-1, 1] per channel: values a clean image could have",
+    "patch": "the same pixels of the next image of the set: real content in the wrong place",
+}
+
+
+def stroke_corruption(clean: Tensor, seed: int = 0, fill: str = "noise") -> tuple[Tensor, Tensor]:
+    """RGI's test corruption of ``clean`` (N, C, H, W) in [-1, 1]: seeded free-form strokes masks
+    (N, 1, H, W) (1 = intact; image i's from seed 100 + ``seed`` + i) and the observations with the
+    strokes filled as ``fill`` says (``STROKE_FILLS``; "patch" needs N ≥ 2)."""
+    if fill not in STROKE_FILLS:
+        raise GanpriorError(f"fill must be one of {', '.join(STROKE_FILLS)}, not {fill!r}")
+    if fill == "patch" and len(clean) < 2:
+        raise GanpriorError("a patch fill copies from another image of the set: give at least two")
     masks = torch.stack(
         [
             make_mask("strokes", clean.shape[-1], torch.Generator().manual_seed(100 + seed + i))
             for i in range(len(clean))
         ]
     ).to(clean.device)
-    return masks, Corruption(masks).simulate(clean, torch.Generator().manual_seed(seed))
+    if fill == "noise":
+        return masks, Corruption(masks).simulate(clean, torch.Generator().manual_seed(seed))
+    if fill == "uniform":
+        rng = torch.Generator().manual_seed(seed)
+        values = torch.rand(clean.shape, generator=rng).to(clean) * 2 - 1
+    else:
+        values = clean.roll(1, dims=0)
+    return masks, masks * clean + (1 - masks) * values

@@ -97,6 +97,11 @@ class SolverConfig:
     steps: int = 600
     seed: int = 0
 
+    def total_steps(self) -> int:
+        """The steps a solve reports to its callback, e.g. for a progress bar: ``steps``, more for a
+        method that runs a second loop."""
+        return self.steps
+
     @classmethod
     def task_preset(cls, task: str, prior: Prior, steps: int | None) -> dict[str, Any]:
         """The fields that differ from the defaults for ``task`` on ``prior`` when the run takes

@@ -12,8 +12,10 @@ from normal images.
 
 Two λ (``fit_fraction`` set): M is fitted with the smaller ``fit_fraction · lam`` — a generous
 mask, so neither z nor R-RGI's fine-tuned generator learns the corruption — and the reported mask
-is decided at ``lam`` from the final fit: M's optimum at ``lam`` for the final residual (``settled_mask``), thresholded
-and closed as usual. The restoration composites G(z) through that mask.
+is decided at ``lam``: with ``decide="rgi"`` (R-RGI's inpainting preset) it is the mask of a
+frozen-generator RGI fit at ``lam`` run first (the calibrated mask), with ``decide="final"`` M's
+optimum at ``lam`` for the final residual (``settled_mask``); thresholded and closed as usual.
+The restoration composites G(z) through that mask.
 
 R-RGI (``warmup`` set): from step ``warmup`` on, each image also fine-tunes its own copy of the
 whole generator (``PerImageGenerator``); the mask is frozen (inpainting) or keeps learning
@@ -27,7 +29,7 @@ Adam's updates are element-wise, so a batch of one gives the same numbers as the
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 
 PURPOSES = ("inpaint", "anomaly")
 MASK_KINDS = ("pixel", "channel")
+DECISIONS = ("rgi", "final")  # how two λ decide the reported mask (module doc)
 PRESET_STEPS = {"inpaint": 800, "anomaly": 400}  # the reference's 2000 scaled to small models on a CPU
 FIT_FRACTION = 0.15  # R-RGI inpainting fits M at 0.15 λ: about the reference's 0.1 per channel on face64
 
@@ -65,7 +68,7 @@ class RGIConfig(SolverConfig):
     ``binary_mask``); ``refit_steps`` > 0 (RGI only) re-inverts z from a fresh best-of-N start
     with the detected mask held out, an L1 data term and that many steps (``refit``); ``fit_fraction``:
     M is fitted with ``fit_fraction · lam`` (None: with ``lam``; set, the reported mask is decided at
-    ``lam`` from the final residual, see the module doc); ``mask``: pixel (N, 1, H, W) | channel (N, C, H, W); seed.
+    ``lam``, by ``decide``: rgi | final, see the module doc); ``mask``: pixel (N, 1, H, W) | channel (N, C, H, W); seed.
 
     Presets (``for_task``): ``inpaint`` (mask-free inpainting) and ``anomaly`` (``preset``)."""
 
@@ -85,6 +88,7 @@ class RGIConfig(SolverConfig):
     closing: int = 1
     refit_steps: int = 0
     fit_fraction: float | None = None
+    decide: str = "final"
     mask: str = "pixel"
 
     method = "rgi"
@@ -93,6 +97,8 @@ class RGIConfig(SolverConfig):
     def __post_init__(self) -> None:
         if self.mask not in MASK_KINDS:
             raise GanpriorError(f"mask must be one of {', '.join(MASK_KINDS)}, not {self.mask!r}")
+        if self.decide not in DECISIONS:
+            raise GanpriorError(f"decide must be one of {', '.join(DECISIONS)}, not {self.decide!r}")
         if self.fit_fraction is not None and self.fit_fraction <= 0:
             raise GanpriorError(f"fit_fraction must be positive (or none), not {self.fit_fraction}")
         if self.refit_steps and self.warmup is not None:
@@ -103,6 +109,17 @@ class RGIConfig(SolverConfig):
     def fit_lambda(self) -> float:
         """The λ per pixel M is fitted with: ``fit_fraction · lam``, or ``lam`` (one λ)."""
         return self.lam if self.fit_fraction is None else self.fit_fraction * self.lam
+
+    def detection_pass(self) -> RGIConfig | None:
+        """The frozen-generator RGI at ``lam`` whose mask two λ report (``decide="rgi"``), else None."""
+        if self.fit_fraction is None or self.decide != "rgi":
+            return None
+        one_lambda = {"fit_fraction": None, "decide": "final", "mask_from": 0}
+        return RGIConfig(**(asdict(self) | {"warmup": None, "learn_mask_after_warmup": False} | one_lambda))
+
+    def total_steps(self) -> int:
+        detection = self.detection_pass()
+        return self.steps + (detection.steps if detection else 0)
 
     @classmethod
     def task_preset(cls, task: str, prior: Prior, steps: int | None) -> dict[str, Any]:
@@ -138,6 +155,7 @@ def preset_settings(
         "learn_mask_after_warmup": not inpaint,
         "mask_from": 0 if inpaint or warmup is None else warmup,
         "fit_fraction": FIT_FRACTION if inpaint and warmup is not None else None,
+        "decide": "rgi" if inpaint and warmup is not None else "final",
         "seed": seed,
     }
 
@@ -150,9 +168,10 @@ def preset(
     reference, scaled to ``steps`` (default ``PRESET_STEPS[purpose]``).
 
     R-RGI inpainting uses two λ: M is fitted at ``FIT_FRACTION · lam``, a generous mask behind
-    which G fine-tunes without learning the corruption, and the reported mask is decided at the
-    calibrated ``lam`` from the final residual (benchmarks/results/rgi_inpaint_face64.md: +2.3 dB
-    over one λ with the closing); ``fit_fraction=None`` gives the one-λ schedule.
+    which G fine-tunes without learning the corruption, and the reported mask is that of a frozen
+    RGI fit at the calibrated ``lam`` (``decide="rgi"``; benchmarks/rgi.md says what each part
+    gains); ``fit_fraction=None`` gives the one-λ schedule, ``decide=final`` the mask from R-RGI's
+    own final residual.
 
     One change to the reference for R-RGI anomaly detection: M is held at 0 until G fine-tunes and
     learns from then on (the reference lets it learn from the start; ``mask_from=0`` restores that).
@@ -232,7 +251,7 @@ def rgi(
 
     Returns a ``Result`` whose ``image`` is G(z) (the fine-tuned G for R-RGI; the refitted z with
     ``refit_steps``), ``mask`` the binary
-    detection (|M| > threshold, 1 = corrupted; at ``lam`` from the final residual with ``fit_fraction``)
+    detection (|M| > threshold, 1 = corrupted; with ``fit_fraction``, decided at ``lam`` by ``decide``)
     (N, 1, H, W), or (N, C, H, W) with ``mask="channel"``, ``extras["anomaly"]`` the map |M| of the
     fit averaged over channels (N, 1, H, W) and ``extras["residual"]`` |x̂ − G(z)| averaged over channels (N, 1, H, W);
     ``generator_state`` holds the per-image generator parameters for R-RGI.
@@ -246,6 +265,12 @@ def rgi(
         init = search_latents(
             generator, observation, Operator(), config.init_samples, rng, pixel_metric("l1")
         )
+    detection = config.detection_pass()
+    decided_by_rgi = (
+        None
+        if detection is None
+        else rgi(generator, observation, detection, discriminator, init, callback).mask
+    )
     z0, labels = init
     classes = generator.class_vector(labels, n) if labels is not None else None
     z = z0.detach().clone().to(observation.device).requires_grad_(True)
@@ -272,13 +297,21 @@ def rgi(
         if not mask_learns(config, step):
             mask.grad = None  # held: Adam skips M and keeps no moments of it
 
-    history = run_steps(loss, [optimizer], config.steps, n, callback, before_update=hold_mask)
+    offset = 0 if detection is None else detection.steps  # the callback counts both loops' steps
+    report = (
+        callback if callback is None or not offset else lambda step, losses: callback(offset + step, losses)
+    )
+    history = run_steps(loss, [optimizer], config.steps, n, report, before_update=hold_mask)
     with torch.no_grad():
         image = copies(z, classes) if copies is not None else generator(z, classes)
         anomaly = mask.detach().abs()
         fitted_only = config.fit_fraction is None
         decided = anomaly if fitted_only else settled_mask(observation - image, config.lam, config.mask)
-    detected = binary_mask(decided, config.threshold, config.closing)
+    detected = (
+        decided_by_rgi
+        if decided_by_rgi is not None
+        else binary_mask(decided, config.threshold, config.closing)
+    )
     anomaly = anomaly.mean(1, keepdim=True)
     latent = z.detach()
     if config.refit_steps:
