@@ -100,11 +100,12 @@ def stage_at_side(generator: StagedGenerator, side: int) -> int:
 
 def method_options(method: str, prior: Prior) -> dict[str, object]:
     """What the cells change in each method's inpainting preset: a one-sample start (the timed steps
-    are the same after any start), mgan's codes and composition stage, R-RGI tuning from step 0."""
+    are the same after any start), mgan's codes and composition stage, R-RGI tuning from step 0 and
+    deciding its mask from its own residual (no frozen RGI pass before the timed tuning steps)."""
     if method == "mgan":
         g = prior.generator
         return {"init_samples": 0, "codes": MGAN_CODES, "layer": stage_at_side(g, g.resolution // MGAN_SIDE)}
-    return {"init_samples": 1} | ({"warmup": 0} if method == "rrgi" else {})
+    return {"init_samples": 1} | ({"warmup": 0, "decide": "final"} if method == "rrgi" else {})
 
 
 def timed_restore(
