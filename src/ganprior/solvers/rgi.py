@@ -257,12 +257,15 @@ def rgi(
     )
     copies: PerImageGenerator | None = None
 
+    def render() -> Tensor:
+        return copies(z, classes) if copies is not None else generator(z, classes)
+
     def loss(step: int) -> Tensor:
         nonlocal copies
         if config.warmup is not None and step == config.warmup:
             copies = PerImageGenerator(generator, n)
             optimizer.add_param_group({"params": copies.parameters_list(), "lr": config.lr_g})
-        image = copies(z, classes) if copies is not None else generator(z, classes)
+        image = render()
         value = data_term(observation - image, mask, config.loss) + fit_lam * mask.abs().flatten(1).sum(1)
         if config.realism_weight and discriminator is not None:
             value = value - config.realism_weight * discriminator(image, labels)
@@ -272,9 +275,11 @@ def rgi(
         if not mask_learns(config, step):
             mask.grad = None  # held: Adam skips M and keeps no moments of it
 
-    history = run_steps(loss, [optimizer], config.steps, n, callback, before_update=hold_mask)
+    history = run_steps(
+        loss, [optimizer], config.steps, n, callback, before_update=hold_mask, estimate=render
+    )
     with torch.no_grad():
-        image = copies(z, classes) if copies is not None else generator(z, classes)
+        image = render()
         anomaly = mask.detach().abs()
         fitted_only = config.fit_fraction is None
         decided = anomaly if fitted_only else settled_mask(observation - image, config.lam, config.mask)
