@@ -242,6 +242,8 @@ def test_help_and_models_import_only_what_they_need():
     used = _modules_imported_by("models")
     assert "ganprior.commands.models" in used and "ganprior.commands.restore" not in used
     assert len(used) < total / 3, sorted(used)
+    ui_help = _modules_imported_by("ui", "--help")  # the web server only when `ganprior ui` runs
+    assert "ganprior.commands.ui" in ui_help and not any(m.startswith("ganprior.ui") for m in ui_help)
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
