@@ -19,6 +19,7 @@ the calibrated threshold, image-level AUROC.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -29,8 +30,8 @@ from .checkpoint import Prior
 from .errors import GanpriorError
 from .physics import Operator
 from .robust import MIN_RESIDUAL, model_lambda, residual_lambda, stored_calibration
-from .solvers import InvertConfig, Result, invert
-from .solvers.rgi import CONFIGS, preset, rgi
+from .solvers import Callback, InvertConfig, Result, invert
+from .solvers.rgi import CONFIGS, RGIConfig, preset, rgi
 
 DETECTORS = (*CONFIGS, "residual")
 TOP_FRACTION = 0.01  # image score: mean of the top 1% of a map's pixels
@@ -86,10 +87,11 @@ class Detection:
     result: Result
 
 
-def _run(
-    prior: Prior, images: Tensor, method: str, lam: float, steps: int | None, seed: int, **overrides: Any
-) -> Result:
-    """The detector's solver on N images; ``overrides``: its config fields beyond the preset."""
+def detector_config(
+    method: str, lam: float, steps: int | None, seed: int, **overrides: Any
+) -> InvertConfig | RGIConfig:
+    """The settings of detector ``method``: its anomaly preset with λ ``lam``, ``steps`` (None:
+    the preset's), ``seed`` and ``overrides`` (config fields by name)."""
     if method not in DETECTORS:
         raise GanpriorError(f"unknown detector {method!r}; choose one of {', '.join(DETECTORS)}")
     kind = InvertConfig if method == "residual" else CONFIGS[method]
@@ -98,10 +100,26 @@ def _run(
         raise GanpriorError(f"detector {method} has no option {unknown[0]!r}")
     if method == "residual":
         config = InvertConfig(seed=seed)
-        config = replace(config, steps=steps or config.steps, **overrides)
-        return invert(prior.generator, images, Operator(), config)
-    config = preset(method, "anomaly", lam, steps, seed, **overrides)
-    return rgi(prior.generator, images, config, prior.discriminator)
+        return replace(config, steps=steps or config.steps, **overrides)
+    return preset(method, "anomaly", lam, steps, seed, **overrides)
+
+
+def _run(
+    prior: Prior,
+    images: Tensor,
+    method: str,
+    lam: float,
+    steps: int | None,
+    seed: int,
+    callback: Callback | None = None,
+    **overrides: Any,
+) -> Result:
+    """The detector's solver on N images, calling ``callback`` per step; ``overrides``: its config
+    fields beyond the preset."""
+    config = detector_config(method, lam, steps, seed, **overrides)
+    if isinstance(config, RGIConfig):
+        return rgi(prior.generator, images, config, prior.discriminator, callback=callback)
+    return invert(prior.generator, images, Operator(), config, callback=callback)
 
 
 def anomaly_maps(
@@ -113,11 +131,13 @@ def anomaly_maps(
     seed: int = 0,
     *,
     options: dict[str, Any] | None = None,
+    callback: Callback | None = None,
 ) -> tuple[Tensor, Result]:
     """Anomaly maps (N, 1, H, W) of ``method`` with λ (default: the model's calibrated one);
-    ``options``: solver settings beyond the preset, by field name (e.g. ``init_samples``)."""
+    ``options``: solver settings beyond the preset, by field name (e.g. ``init_samples``);
+    ``callback``: the solver's, per step."""
     lam = model_lambda(prior, method) if lam is None and method in CONFIGS else (lam or 0.0)
-    result = _run(prior, images, method, lam, steps, seed, **(options or {}))
+    result = _run(prior, images, method, lam, steps, seed, callback, **(options or {}))
     if method == "residual":
         return (images - result.image).abs().mean(1, keepdim=True), result
     return result.extras["anomaly"], result
@@ -133,11 +153,13 @@ def detect(
     batch_size: int | None = None,
     *,
     options: dict[str, Any] | None = None,
+    callback: Callable[[int, int], Callback] | None = None,
 ) -> Detection:
     """Anomaly maps, image scores and binary masks at the calibrated threshold (default: the
     calibration stored with the model; an uncalibrated model raises ``GanpriorError``), solving
     ``batch_size`` images at a time (default: all at once; each batch starts from ``seed``);
-    ``options`` as for ``anomaly_maps``."""
+    ``options`` as for ``anomaly_maps``; callback(batch_index, batch_count) -> the batch's per-step
+    ``Callback`` (as ``pipeline.restore`` takes it)."""
     calibration = calibration or stored_calibration(prior, method)
     if calibration is None:
         raise GanpriorError(
@@ -145,11 +167,19 @@ def detect(
             "(ganprior.anomaly.calibrate) or use a calibrated zoo model"
         )
     size = batch_size or len(images)
+    count = math.ceil(len(images) / size)
     parts = [
         anomaly_maps(
-            prior, images[i : i + size], method, calibration.get("lambda"), steps, seed, options=options
+            prior,
+            images[i : i + size],
+            method,
+            calibration.get("lambda"),
+            steps,
+            seed,
+            options=options,
+            callback=callback(k, count) if callback else None,
         )
-        for i in range(0, len(images), size)
+        for k, i in enumerate(range(0, len(images), size))
     ]
     maps, result = torch.cat([m for m, _ in parts]), Result.concat([r for _, r in parts])
     masks = (maps > calibration["threshold"]).float()

@@ -147,6 +147,11 @@ def load_classifier(name_or_path: str | Path) -> SmallClassifier:
     return model.eval().requires_grad_(False)
 
 
+def model_classifier(model: str) -> SmallClassifier | None:
+    """The classifier shipped for zoo model ``model`` (``class:K`` attributes need one), if any."""
+    return load_classifier(model) if model in bundled_classifiers() else None
+
+
 def find_classifier(dataset: str, resolution: int, channels: int) -> SmallClassifier | None:
     """The shipped classifier trained on ``dataset``'s train split at this resolution, if any."""
     for path in bundled_classifiers().values():

@@ -26,6 +26,7 @@ from .errors import GanpriorError
 from .files import save_tensors, tensor_metadata
 from .metrics import psnr
 from .physics import Operator
+from .solvers import Callback
 from .solvers.dgp import DGPConfig, manipulation_schedule, render, solve
 
 
@@ -112,6 +113,19 @@ def _fingerprint(prior: Prior) -> dict:
     return {"name": prior.name, "arch": g.arch_name, "parameters": sum(p.numel() for p in g.parameters())}
 
 
+def reconstruct_config(
+    prior: Prior, steps: int | None = None, seed: int = 0, options: dict[str, object] | None = None
+) -> DGPConfig:
+    """The DGP settings ``reconstruct`` fits with: the manipulation schedule (``steps``: None, its
+    own length) with ``options``, other ``DGPConfig`` fields by name."""
+    unknown = {"schedule", "steps", "seed"} & set(options or {})
+    if unknown:
+        raise GanpriorError(f"reconstruct sets {sorted(unknown)[0]} itself")
+    return DGPConfig.for_task(
+        "manipulate", prior, **(options or {}), schedule=manipulation_schedule(prior), steps=steps, seed=seed
+    )
+
+
 def reconstruct(
     prior: Prior,
     images: Tensor,
@@ -119,18 +133,14 @@ def reconstruct(
     seed: int = 0,
     *,
     options: dict[str, object] | None = None,
+    callback: Callback | None = None,
 ) -> Reconstruction:
     """Fit N images (N, C, H, W) with DGP's manipulation schedule (``manipulation_schedule``; a
     conditional model's class is searched together with the latent); ``options``: other
     ``DGPConfig`` fields by name (e.g. ``init_samples``, ``metric``), strings parsed as
-    ``--method-option`` values."""
-    unknown = {"schedule", "steps", "seed"} & set(options or {})
-    if unknown:
-        raise GanpriorError(f"reconstruct sets {sorted(unknown)[0]} itself")
-    config = DGPConfig.for_task(
-        "manipulate", prior, **(options or {}), schedule=manipulation_schedule(prior), steps=steps, seed=seed
-    )
-    result = solve(prior, images, Operator(), config)
+    ``--method-option`` values; ``callback``: the solver's, per step."""
+    config = reconstruct_config(prior, steps, seed, options)
+    result = solve(prior, images, Operator(), config, callback=callback)
     assert result.generator_state is not None  # the manipulation schedule always tunes G
     return Reconstruction(result.generator_state, result.latent, result.classes, result.image)
 

@@ -8,6 +8,7 @@ gray, replication for gray -> RGB).
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -278,14 +279,26 @@ def to_uint8(image: Tensor) -> np.ndarray:
     return array[..., 0] if array.shape[2] == 1 else array
 
 
-def save_image(image: Tensor, path: str | Path, scale: int = 1) -> Path:
-    """Write (C, H, W) in [-1, 1] as a PNG (gray for one channel), enlarged ``scale``× (nearest), whole."""
-    path = Path(path)
+def to_picture(image: Tensor, scale: int = 1) -> Image.Image:
+    """(C, H, W) in [-1, 1] -> a PIL image (gray for one channel), enlarged ``scale``× (nearest)."""
     picture = Image.fromarray(to_uint8(image))
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
+    return picture
+
+
+def encode_png(image: Tensor, scale: int = 1) -> bytes:
+    """(C, H, W) in [-1, 1] as the bytes of a PNG file (``to_picture``)."""
+    buffer = io.BytesIO()
+    to_picture(image, scale).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_image(image: Tensor, path: str | Path, scale: int = 1) -> Path:
+    """Write (C, H, W) in [-1, 1] as a PNG (gray for one channel), enlarged ``scale``× (nearest), whole."""
+    path = Path(path)
     with atomic_write(path) as part:
-        picture.save(part, format="PNG")
+        to_picture(image, scale).save(part, format="PNG")
     return path
 
 

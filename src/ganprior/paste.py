@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
@@ -23,6 +24,9 @@ from torch import Tensor
 
 from .imageio import open_image, pil_to_tensor, square_box
 from .physics import Grayscale
+
+if TYPE_CHECKING:
+    from .pipeline import Restoration
 
 SCALED_TASKS = ("sr", "hybrid")  # their input is the low-resolution observation
 HOW = {
@@ -104,3 +108,25 @@ def paste_back(
         out = blend_seam(out, photo, known, 2 * (box[2] - box[0]) / restored.shape[-1])
     size = [width * scale, height * scale]
     return out, {"size": size, "fit": how, "square": list(box), "paste": HOW.get(task, DEFAULT_HOW)}
+
+
+def in_frame(
+    path: str | Path,
+    part: Restoration,
+    j: int,
+    task: str,
+    how: str = "crop",
+    factor: int = 1,
+    photo_known: Tensor | None = None,
+) -> tuple[Tensor, dict[str, object]]:
+    """Image ``j`` of a restoration ``part`` of photos (``path`` is its photo) put back at the photo's
+    own size (``paste_back``), and how. The known pixels: ``photo_known`` (1, H, W) for a mask drawn
+    at the photo's size, else those the solver left (mask-free methods: wherever it found no
+    corruption) or the operator's (inpainting)."""
+    known = photo_known
+    if part.result.mask is not None:  # mask-free: keep the photo wherever no corruption was found
+        known = 1 - part.result.mask[j].cpu()
+    elif known is None and task == "inpaint":
+        hole = part.operator.hole()
+        known = None if hole is None else 1 - hole[min(j, len(hole) - 1)].cpu()
+    return paste_back(path, part.restored[j].cpu(), task, how, factor, known)

@@ -4,8 +4,9 @@ observations, run a method in batches, project onto the observation, and measure
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -14,7 +15,8 @@ from . import metrics
 from .batching import auto_batch_size, halve, is_out_of_memory
 from .checkpoint import Prior
 from .errors import GanpriorError
-from .physics import Corruption, Operator, build_operator, center_box
+from .imageio import DrawnMask, image_size, load_images, load_mask
+from .physics import Corruption, Operator, build_operator, center_box, observation_shape
 from .solvers import Callback, Result, SolverConfig, get_method
 from .solvers.precision import check_precision, generator_precision
 
@@ -68,6 +70,46 @@ def resolve_device(name: str) -> torch.device:
         first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else type(exc).__name__
         raise GanpriorError(f"device {name!r} is not usable here ({first}); use --device cpu") from exc
     return device
+
+
+def drawn_mask(
+    mask: str | Path, photos: Sequence[str | Path], resolution: int, task: str, fill: str, how: str = "crop"
+) -> DrawnMask:
+    """The mask file drawn for ``photos`` (all of one size), fitted to the model like them
+    (``imageio.load_mask``); ``GanpriorError`` for a task without a hole or photos of several sizes."""
+    if task not in {"inpaint", "hybrid"}:
+        raise GanpriorError(f"--mask is for inpaint and hybrid, not {task}")
+    sizes = {image_size(p) for p in photos}
+    if len(sizes) > 1:
+        raise GanpriorError(
+            "one --mask needs inputs of one size; these differ: " + ", ".join(f"{w}×{h}" for w, h in sizes)
+        )
+    return load_mask(mask, resolution, sizes.pop(), fill, how)
+
+
+def load_observations(
+    photos: Sequence[str | Path],
+    prior: Prior,
+    task: str,
+    mask: Tensor | None = None,
+    factor: int = 4,
+    sigma: float = 0.1,
+    how: str = "crop",
+) -> Tensor:
+    """Photo files taken as ``task``'s observations: fitted (``how``) to ``observation_size``,
+    (N, C', H', W')."""
+    channels, side = observation_size(prior, task, mask, factor, sigma)
+    return load_images(photos, side, channels, how)
+
+
+def observation_size(
+    prior: Prior, task: str, mask: Tensor | None = None, factor: int = 4, sigma: float = 0.1
+) -> tuple[int, int]:
+    """(channels, side) of ``task``'s observations on the prior: what its operator outputs (sr:
+    resolution / factor; colorize: gray); ``GanpriorError`` for a task the prior cannot take."""
+    g = prior.generator
+    operator = build_operator(task, g.resolution, g.channels, mask=mask, factor=factor, sigma=sigma)
+    return observation_shape(operator, g.resolution, g.channels)
 
 
 def resolve_config(

@@ -68,13 +68,18 @@ def write_json(data: Any, path: str | Path) -> Path:
     return write_whole(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
 
 
-def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """Write ``rows`` (dicts with the same keys, in order) as a CSV table with a header, whole."""
+def csv_text(rows: Sequence[dict[str, Any]]) -> str:
+    """``rows`` (dicts with the same keys, in order) as a CSV table with a header."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
-    return write_whole(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write ``rows`` as a CSV table (``csv_text``), whole."""
+    return write_whole(path, csv_text(rows))
 
 
 def heat_overlay(image: Tensor, anomaly: Tensor, threshold: float) -> Tensor:
@@ -84,6 +89,60 @@ def heat_overlay(image: Tensor, anomaly: Tensor, threshold: float) -> Tensor:
     heat = (anomaly / (2 * threshold)).clamp(0, 1) if threshold > 0 else (anomaly > 0).float()
     red = torch.tensor([1.0, -1.0, -1.0]).view(3, 1, 1)
     return (1 - 0.7 * heat) * gray + 0.7 * heat * red
+
+
+def detection_rows(
+    names: Sequence[str | Path],
+    stems: Sequence[str],
+    scores: Tensor,
+    masks: Tensor,
+    image_threshold: float,
+) -> list[dict[str, Any]]:
+    """One CSV row per image of a detection: its name, image score (N,), the fraction of its
+    pixels flagged in ``masks`` (N, 1, H, W), whether the score passes ``image_threshold``, and the
+    names of its heatmap and mask PNGs (``write_detection``)."""
+    return [
+        {
+            "image": str(name),
+            "score": round(float(scores[i]), 6),
+            "flagged_fraction": round(float(masks[i].mean()), 6),
+            "anomalous": bool(scores[i] > image_threshold),
+            "heatmap": f"{stem}_heatmap.png",
+            "mask": f"{stem}_mask.png",
+        }
+        for i, (name, stem) in enumerate(zip(names, stems, strict=True))
+    ]
+
+
+def write_detection(
+    out: Path,
+    names: Sequence[str | Path],
+    stems: Sequence[str],
+    images: Tensor,
+    maps: Tensor,
+    scores: Tensor,
+    calibration: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Per image (N, C, H, W) and anomaly map (N, 1, H, W), at the calibrated threshold:
+    STEM_heatmap.png (image | anomaly overlay | mask), STEM_mask.png (white = anomalous), and
+    report.csv (``detection_rows``); returns the rows."""
+    threshold = calibration["threshold"]
+    masks = (maps > threshold).float()
+    for i, stem in enumerate(stems):
+        strip = captioned_strip(
+            [
+                as_rgb(images[i][None])[0],
+                heat_overlay(images[i], maps[i], threshold),
+                as_rgb(masks[i][None] * 2 - 1)[0],
+            ],
+            ["image", "anomaly", "mask"],
+            scale=max(1, 128 // images.shape[-1]),
+        )
+        save_image(strip, out / f"{stem}_heatmap.png")
+        save_image(masks[i] * 2 - 1, out / f"{stem}_mask.png")
+    rows = detection_rows(names, stems, scores, masks, calibration["image_threshold"])
+    write_csv(rows, out / "report.csv")
+    return rows
 
 
 def _jsonable(value: Any) -> Any:

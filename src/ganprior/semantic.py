@@ -23,7 +23,7 @@ from .imageio import LUMA_WEIGHTS
 from .models import StagedGenerator
 from .models.sampling import sample_prior
 from .physics import Operator
-from .solvers.base import Result
+from .solvers.base import Callback, Result
 from .solvers.mgan import MGANConfig, fuse, mgan
 
 Attribute = Callable[[Tensor], Tensor]
@@ -195,10 +195,20 @@ class SemanticEdit:
     rate: float
 
 
-def reconstruct(prior: Prior, images: Tensor, steps: int | None = None, seed: int = 0) -> Result:
-    """mGANprior reconstructions of N images (N, C, H, W) with the ``edit`` preset."""
+def reconstruct(
+    prior: Prior, images: Tensor, steps: int | None = None, seed: int = 0, callback: Callback | None = None
+) -> Result:
+    """mGANprior reconstructions of N images (N, C, H, W) with the ``edit`` preset; ``callback``:
+    the solver's, per step."""
+    return mgan(
+        prior.generator, images, Operator(), reconstruct_config(prior, steps, seed), callback=callback
+    )
+
+
+def reconstruct_config(prior: Prior, steps: int | None = None, seed: int = 0) -> MGANConfig:
+    """The mGANprior settings ``reconstruct`` fits with: its ``edit`` preset (``steps``: None, the preset's)."""
     overrides = {"seed": seed} if steps is None else {"steps": steps, "seed": seed}
-    return mgan(prior.generator, images, Operator(), MGANConfig.for_task("edit", prior, **overrides))
+    return MGANConfig.for_task("edit", prior, **overrides)
 
 
 def edit_attribute(

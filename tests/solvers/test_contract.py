@@ -1,5 +1,5 @@
 """The solver contract, for every registered method: one call signature, batched == batch 1,
-seeded, a callback per step, options accepted or refused by name, and a config that round-trips
+seeded, a callback per step (a watcher sees the estimate), options accepted or refused by name, and a config that round-trips
 through the report."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ganprior.errors import GanpriorError
 from ganprior.models import SNGANDiscriminator
 from ganprior.physics import Corruption, build_operator, center_box
 from ganprior.pipeline import restore
-from ganprior.solvers import METHODS, Result, SolverConfig
+from ganprior.solvers import METHODS, Result, SolverConfig, Watcher
 
 STEPS = 6
 
@@ -64,6 +64,38 @@ def test_called_one_way_and_returns_a_result_per_image(name, prior):
     # the callback counts on through every loop; the history is the main loop's
     assert len(steps) == result.losses.shape[0] + config.total_steps() - config.steps
     assert torch.isfinite(result.image).all()
+
+
+class Every(Watcher):
+    """Watches the estimate every ``k`` steps and keeps what it saw."""
+
+    def __init__(self, k: int) -> None:
+        self.k, self.steps, self.seen_at, self.images = k, [], [], []
+
+    def __call__(self, step: int, losses: torch.Tensor) -> None:
+        self.steps.append(step)
+
+    def wants(self, step: int) -> bool:
+        return step % self.k == self.k - 1
+
+    def seen(self, step: int, image: torch.Tensor) -> None:
+        self.seen_at.append(step)
+        self.images.append(image.clone())
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_a_watcher_sees_the_current_estimate_when_it_asks(name, prior):
+    observation, operator = problem(name, prior)
+    watcher = Every(2)
+    config = config_of(name, prior)
+    result = METHODS[name].solve(prior, observation, operator, config, callback=watcher)
+    # DGP's schedule rounds its stages (5 of 6); R-RGI's detection pass counts first
+    steps = list(range(result.losses.shape[0] + config.total_steps() - config.steps))
+    assert watcher.steps == steps and watcher.seen_at == [s for s in steps if s % 2 == 1]
+    assert all(image.shape == (3, 3, 16, 16) and torch.isfinite(image).all() for image in watcher.images)
+    assert not torch.equal(watcher.images[0], watcher.images[1])  # the fit moved between the two
+    if name != "dip" and watcher.seen_at[-1] == steps[-1]:  # DIP keeps its most stable step's output
+        assert torch.allclose(watcher.images[-1], result.image, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", list(METHODS))

@@ -12,4 +12,5 @@ COMMANDS: dict[str, str] = {
     "inspect": "show what a checkpoint holds: family, layout, resolution, latent, classes, D",
     "convert": "convert a published checkpoint into a ganprior safetensors file",
     "detect": "find anomalous pixels (defects) with a GAN trained on normal images",
+    "ui": "restore, detect and edit in the browser: draw the mask, watch the fit, compare methods",
 }

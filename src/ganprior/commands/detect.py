@@ -7,8 +7,8 @@ import time
 
 from ..anomaly import DETECTORS, detect
 from ..errors import GanpriorError
-from ..imageio import as_rgb, collect_images, load_images, save_image
-from ..report import captioned_strip, heat_overlay, output_stems, prepare_output_dir, write_csv, write_json
+from ..imageio import collect_images, load_images
+from ..report import output_stems, prepare_output_dir, write_detection, write_json
 from ..robust import stored_calibration
 from . import COMMANDS
 from .common import add_model_arguments, batch_type, load_model, seed_type, steps_type
@@ -65,28 +65,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     found = detect(prior, images.to(device), args.method, calibration, steps, args.seed, args.batch_size)
     seconds = time.perf_counter() - started
-    maps, masks, scores = found.maps.cpu(), found.masks.cpu(), found.scores.cpu()
-    rows = []
-    for i, (path, stem) in enumerate(zip(paths, stems, strict=True)):
-        overlay = heat_overlay(images[i], maps[i], calibration["threshold"])
-        strip = captioned_strip(
-            [as_rgb(images[i][None])[0], overlay, as_rgb(masks[i][None] * 2 - 1)[0]],
-            ["image", "anomaly", "mask"],
-            scale=max(1, 128 // g.resolution),
-        )
-        save_image(strip, out / f"{stem}_heatmap.png")
-        save_image(masks[i] * 2 - 1, out / f"{stem}_mask.png")
-        rows.append(
-            {
-                "image": str(path),
-                "score": round(float(scores[i]), 6),
-                "flagged_fraction": round(float(masks[i].mean()), 6),
-                "anomalous": bool(scores[i] > calibration["image_threshold"]),
-                "heatmap": f"{stem}_heatmap.png",
-                "mask": f"{stem}_mask.png",
-            }
-        )
-    write_csv(rows, out / "report.csv")
+    rows = write_detection(out, paths, stems, images, found.maps.cpu(), found.scores.cpu(), calibration)
     write_json(
         {
             "model": prior.card.get("name", prior.name),

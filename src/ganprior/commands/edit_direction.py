@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import Prior
-from ..classifier import bundled_classifiers, load_classifier
+from ..classifier import load_classifier, model_classifier
 from ..imageio import grid, save_image
 from ..report import write_json
 from ..semantic import MEASURES, edit_attribute, reconstruct, resolve_attribute
@@ -43,7 +43,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def _classifier(args: argparse.Namespace, prior: Prior) -> torch.nn.Module | None:
     if args.classifier:
         return load_classifier(args.classifier)
-    return load_classifier(prior.name) if prior.name in bundled_classifiers() else None
+    return model_classifier(prior.name)
 
 
 def _direction(args: argparse.Namespace, prior: Prior, out: Path) -> list[Path]:

@@ -10,15 +10,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import Prior
-from ..edit import Reconstruction
 from ..errors import GanpriorError
-from ..imageio import FITS, MASK_FILLS, collect_images, image_size, load_images, load_mask, save_image
+from ..imageio import FITS, MASK_FILLS, collect_images, load_images
 from ..manifest import MANIFEST, Manifest
-from ..paste import paste_back
-from ..physics import TASK_HELP, TASKS, build_operator, observation_shape
-from ..pipeline import Restoration, resolve_config, restore
-from ..report import loss_curve, output_stems, prepare_output_dir, save_restoration_outputs, write_json
+from ..outputs import write_outputs
+from ..paste import in_frame
+from ..physics import TASK_HELP, TASKS
+from ..pipeline import Restoration, drawn_mask, load_observations, resolve_config, restore
+from ..report import output_stems, prepare_output_dir, write_json
 from ..solvers import METHODS
 from ..solvers.precision import PRECISIONS
 from ..sources import sha256_of
@@ -166,27 +165,15 @@ def run(args: argparse.Namespace) -> int:
     g = prior.generator
     mask, mask_info, photo_known = None, None, None
     if args.mask:
-        if args.task not in {"inpaint", "hybrid"}:
-            raise GanpriorError(f"--mask is for inpaint and hybrid, not {args.task}")
-        sizes = {image_size(p) for p in paths}
-        if len(sizes) > 1:
-            raise GanpriorError(
-                "one --mask needs inputs of one size; these differ: "
-                + ", ".join(f"{w}×{h}" for w, h in sizes)
-            )
-        drawn = load_mask(args.mask, g.resolution, sizes.pop(), args.mask_fill, args.fit)
+        drawn = drawn_mask(args.mask, paths, g.resolution, args.task, args.mask_fill, args.fit)
         for warning in drawn.warnings():
             print(f"ganprior restore: warning: {warning}", file=sys.stderr)
         mask, mask_info = drawn.known, {"file": str(args.mask), **drawn.describe()}
         photo_known = drawn.known_at_photo_size
-    operator = build_operator(
-        args.task, g.resolution, g.channels, mask=mask, factor=args.factor, sigma=args.sigma
-    )
     if args.simulate:
         images = load_images(paths, g.resolution, g.channels, args.fit)
     else:
-        channels, side = observation_shape(operator, g.resolution, g.channels)
-        images = load_images(paths, side, channels, args.fit)
+        images = load_observations(paths, prior, args.task, mask, args.factor, args.sigma, args.fit)
     reference = load_images(references, g.resolution, g.channels, args.fit) if references else None
     config = resolve_config(prior, args.task, args.method, args.steps, args.seed, options)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}
@@ -217,8 +204,12 @@ def run(args: argparse.Namespace) -> int:
         for j, i in enumerate(todo[k] for k in index):
             reference_image = reference_images[i] if reference_images is not None else None
             # inputs given as observations come back at the photo's own size; simulated ones at the model's
-            framed = None if args.simulate else _in_frame(paths[i], part, j, args, photo_known)
-            names = _write_outputs(
+            framed = (
+                None
+                if args.simulate
+                else in_frame(paths[i], part, j, args.task, args.fit, args.factor, photo_known)
+            )
+            names = write_outputs(
                 out, paths[i], stems[i], part, j, prior, settings, mask_info, reference_image, seconds, framed
             )
             manifest.record(stems[i], paths[i], names)
@@ -281,70 +272,3 @@ def _run_settings(args: argparse.Namespace) -> dict[str, object]:
         if value and Path(value).is_file():
             settings[f"{option}_sha256"] = sha256_of(Path(value))
     return settings
-
-
-def _write_outputs(
-    out: Path,
-    path: Path,
-    stem: str,
-    part: Restoration,
-    j: int,
-    prior: Prior,
-    settings: dict,
-    mask_info: dict | None,
-    reference: torch.Tensor | None,
-    seconds: float,
-    framed: tuple[torch.Tensor, dict[str, object]] | None,
-) -> list[str]:
-    """Image ``j`` of a finished batch ``part`` (input ``path``, written as ``stem``: unique among
-    the inputs, ``report.output_stems``): its PNGs, JSON report and, for reconstruct, its saved
-    reconstruction."""
-    report = {
-        "input": str(path),
-        "settings": settings,
-        "model": prior.card,
-        "degradation": part.operator.describe(),
-        "method_config": part.config.to_dict(),
-        "seconds_per_image": seconds,
-        "loss_curve": loss_curve(part.result.losses[:, j]),
-        "metrics": {k: float(v[j]) for k, v in part.metrics.items()},
-    }
-    if mask_info is not None:
-        report["mask"] = mask_info
-    if framed is not None:
-        report["frame"] = framed[1]
-    if settings["task"] == "reconstruct":  # what `ganprior edit` needs to start from this fit
-        name = f"{stem}_latent.safetensors"
-        report["reconstruction"] = _save_reconstruction(part, j, prior, out / name, settings).name
-    if part.result.mask is not None:  # mask-free methods: the detected mask, white = intact
-        report["detected_mask"] = save_image(1 - 2 * part.result.mask[j], out / f"{stem}_mask.png").name
-    full = None if framed is None else framed[0]
-    names = save_restoration_outputs(
-        out, stem, part.observation[j], part.raw[j], part.restored[j], reference, report, full
-    )
-    extra = [report[k] for k in ("reconstruction", "detected_mask") if k in report]
-    return [*names.values(), f"{stem}.json", *extra]
-
-
-def _in_frame(
-    path: Path, part: Restoration, j: int, args: argparse.Namespace, photo_known: torch.Tensor | None
-) -> tuple[torch.Tensor, dict[str, object]]:
-    """Image ``j`` of ``part`` at the photo's own size (``paste.paste_back``) and how it was put there."""
-    known = photo_known
-    if part.result.mask is not None:  # mask-free: keep the photo wherever no corruption was found
-        known = 1 - part.result.mask[j].cpu()
-    elif known is None and args.task == "inpaint":
-        hole = part.operator.hole()
-        known = None if hole is None else 1 - hole[min(j, len(hole) - 1)].cpu()
-    return paste_back(path, part.restored[j].cpu(), args.task, args.fit, args.factor, known)
-
-
-def _save_reconstruction(result: Restoration, i: int, prior: Prior, path: Path, settings: dict) -> Path:
-    """Image ``i``'s latent(s), class, tuned weights and images, for ``ganprior edit``."""
-    found = result.result
-    state = {k: v[i : i + 1] for k, v in (found.generator_state or {}).items()}
-    classes = None if found.classes is None else found.classes[i : i + 1]
-    rec = Reconstruction(state, found.latent[i : i + 1], classes, found.image[i : i + 1])
-    return rec.save(
-        path, prior, result.observation[i], {"method": settings["method"], "config": result.config.to_dict()}
-    )

@@ -2,7 +2,8 @@
 back with, and the signature every registered method is called by (``Solve``).
 
 Every method is ``solve(prior, observation, operator, config, *, init=None, callback=None) ->
-Result`` (``solvers.registry``). Its config is a dataclass derived from ``SolverConfig``: it has a
+Result`` (``solvers.registry``); a callback that is a ``Watcher`` also sees the current estimate
+now and then. Its config is a dataclass derived from ``SolverConfig``: it has a
 ``steps`` and a ``seed`` field, carries the method's per-task presets (``Config.for_task``), and
 takes ``--method-option`` overrides through one path (``for_task(..., **overrides)``), with string
 values parsed by the field's type. ``asdict(config)`` is the resolved setting a run reproduces from.
@@ -29,6 +30,24 @@ if TYPE_CHECKING:
 
 Callback = Callable[[int, Tensor], None]
 """Called after every step with (step index, per-image loss (N,))."""
+
+
+class Watcher:
+    """A ``Callback`` that also watches the estimate: called (step, losses) after every step like
+    any callback; after a step where ``wants(step)`` is true, ``seen(step, image)`` gets the
+    solver's current estimate (N, C, H, W) in [-1, 1], the generator's output (before the
+    operator) with the parameters of that step, rendered for it alone."""
+
+    def __call__(self, step: int, losses: Tensor) -> None:
+        """After every step: its per-image losses (N,)."""
+
+    def wants(self, step: int) -> bool:
+        """Whether to render the estimate after ``step`` (a forward pass: ask only now and then)."""
+        return False
+
+    def seen(self, step: int, image: Tensor) -> None:
+        """The current estimate after ``step``: (N, C, H, W) in [-1, 1]."""
+
 
 Init = tuple[Tensor, "Tensor | None"]
 """A solver's start: latent(s) (N, latent_dim) — (N, codes, latent_dim) for mGANprior — and class

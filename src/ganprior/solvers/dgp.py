@@ -156,7 +156,9 @@ def dgp(
         return value
 
     optimizers = [opt_z] if opt_g is None else [opt_z, opt_g]
-    history = run_steps(loss, optimizers, schedule.iterations, n, callback)
+    history = run_steps(
+        loss, optimizers, schedule.iterations, n, callback, estimate=lambda: copies(z, classes)
+    )
     with torch.no_grad():
         image = copies(z, classes)
     tuned = copies.state() if tune else None

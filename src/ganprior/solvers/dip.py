@@ -149,7 +149,9 @@ def dip(
         done |= (step - best_step >= config.patience).to(device)  # an image that stopped stays stopped
         return bool(done.all())
 
-    history = run_steps(loss, [optimizer], config.steps, n, callback, stop=early_stop)
+    history = run_steps(
+        loss, [optimizer], config.steps, n, callback, stop=early_stop, estimate=lambda: run(params, noise)
+    )
     if not config.patience:
         with torch.no_grad():
             kept = run(params, noise)

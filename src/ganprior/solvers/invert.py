@@ -109,6 +109,7 @@ def invert(
         config.steps,
         observation.shape[0],
         callback,
+        estimate=lambda: generator(z, classes),
     )
     with torch.no_grad():
         image = generator(z, classes)

@@ -179,6 +179,7 @@ def mgan(
         config.steps,
         b,
         callback,
+        estimate=lambda: fuse(generator, z, alpha, classes, stage),
     )
     with torch.no_grad():
         image = fuse(generator, z, alpha, classes, stage)

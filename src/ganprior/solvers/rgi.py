@@ -282,12 +282,15 @@ def rgi(
     )
     copies: PerImageGenerator | None = None
 
+    def render() -> Tensor:
+        return copies(z, classes) if copies is not None else generator(z, classes)
+
     def loss(step: int) -> Tensor:
         nonlocal copies
         if config.warmup is not None and step == config.warmup:
             copies = PerImageGenerator(generator, n)
             optimizer.add_param_group({"params": copies.parameters_list(), "lr": config.lr_g})
-        image = copies(z, classes) if copies is not None else generator(z, classes)
+        image = render()
         value = data_term(observation - image, mask, config.loss) + fit_lam * mask.abs().flatten(1).sum(1)
         if config.realism_weight and discriminator is not None:
             value = value - config.realism_weight * discriminator(image, labels)
@@ -297,13 +300,18 @@ def rgi(
         if not mask_learns(config, step):
             mask.grad = None  # held: Adam skips M and keeps no moments of it
 
-    offset = 0 if detection is None else detection.steps  # the callback counts both loops' steps
-    report = (
-        callback if callback is None or not offset else lambda step, losses: callback(offset + step, losses)
+    history = run_steps(
+        loss,
+        [optimizer],
+        config.steps,
+        n,
+        callback,
+        before_update=hold_mask,
+        estimate=render,
+        first_step=0 if detection is None else detection.steps,  # the callback counts both loops' steps
     )
-    history = run_steps(loss, [optimizer], config.steps, n, report, before_update=hold_mask)
     with torch.no_grad():
-        image = copies(z, classes) if copies is not None else generator(z, classes)
+        image = render()
         anomaly = mask.detach().abs()
         fitted_only = config.fit_fraction is None
         decided = anomaly if fitted_only else settled_mask(observation - image, config.lam, config.mask)
