@@ -21,6 +21,7 @@ from ganprior import examples
 from ganprior.checkpoint import Prior
 from ganprior.models import StagedGenerator, biggan, biggan_deep, pggan, stylegan2
 from ganprior.pipeline import Restoration, restore
+from ganprior.solvers.mgan import stage_at_side
 from ganprior.solvers.precision import generator_precision
 
 from .common import BenchOptions, Suite, Table, resources
@@ -81,21 +82,6 @@ FAMILIES: dict[str, Callable[[bool], Prior]] = {
     "PGGAN-256": pggan_256,
     "StyleGAN2-256": stylegan2_256,
 }
-
-
-def stage_at_side(generator: StagedGenerator, side: int) -> int:
-    """The first stage whose input feature map is at least ``side`` px (probed with one latent)."""
-    z = generator.sample_latent(1, torch.Generator().manual_seed(0)).to(next(generator.parameters()).device)
-    labels = torch.zeros(1, dtype=torch.long, device=z.device) if generator.num_classes else None
-    contexts = generator.stage_contexts(z, labels)
-    with torch.no_grad():
-        h = generator.embed(z, labels)
-        for stage in range(generator.num_stages):
-            features = h[0] if isinstance(h, tuple) else h
-            if features.dim() == 4 and features.shape[-1] >= side:
-                return stage
-            h = generator.synthesize(h, stage, stage + 1, contexts)
-    return generator.num_stages - 1
 
 
 def method_options(method: str, prior: Prior) -> dict[str, object]:

@@ -180,3 +180,15 @@ def test_a_conditional_generator_gets_a_direction_over_latent_and_class() -> Non
     assert int(direction.normal[6:].argmax()) == 2
     frames = move(g, torch.zeros(2, 6), torch.eye(3)[[0, 1]], direction, [0.0, 1.0])
     assert frames.shape == (2, 2, 1, 8, 8)
+
+
+@pytest.mark.parametrize(("task", "side"), [("inpaint", 8), ("colorize", 8), ("sr", 16), ("edit", 16)])
+def test_presets_on_a_larger_generator_compose_at_the_reference_feature_side(task: str, side: int) -> None:
+    big = DCGANGenerator(resolution=128, nz=8, ngf=2, nc=1).eval()  # stages' inputs: 1, 4, 8, ..., 64 px
+    prior = Prior("big", big, None, {"name": "big"})
+    stage = MGANConfig.for_task(task, prior).layer
+    z = torch.randn(1, 8)
+    entering = big.synthesize(big.embed(z, None), 0, stage, big.stage_contexts(z, None))
+    assert entering.shape[-1] == side
+    small = Prior("small", tiny_dcgan(), None, {"name": "small"})  # the measured negative ℓ stay
+    assert MGANConfig.for_task(task, small).layer == TASK_PRESETS[task]["layer"]

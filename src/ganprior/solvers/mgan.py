@@ -64,7 +64,13 @@ class MGANConfig(SolverConfig):
 
     @classmethod
     def task_preset(cls, task: str, prior: Prior, steps: int | None) -> dict[str, Any]:
-        return dict(TASK_PRESETS.get(task, {}))
+        """``TASK_PRESETS[task]``; on a generator above ``MEASURED_UP_TO`` px, ℓ is the stage whose
+        input is the reference's feature side for the task (``REFERENCE_SIDES``)."""
+        preset = dict(TASK_PRESETS.get(task, {}))
+        g = prior.generator
+        if preset and g.resolution > MEASURED_UP_TO:
+            preset["layer"] = stage_at_side(g, REFERENCE_SIDES[task])
+        return preset
 
 
 def composition_stage(generator: StagedGenerator, layer: int) -> int:
@@ -75,6 +81,23 @@ def composition_stage(generator: StagedGenerator, layer: int) -> int:
             f"mgan: composition stage {layer} is outside this generator's {generator.num_stages} stages"
         )
     return stage
+
+
+def stage_at_side(generator: StagedGenerator, side: int) -> int:
+    """The first stage whose input feature map is at least ``side`` px wide (probed with one latent;
+    the last stage if none is)."""
+    device = next(generator.parameters()).device
+    z = generator.sample_latent(1, torch.Generator().manual_seed(0)).to(device)
+    labels = torch.zeros(1, dtype=torch.long, device=device) if generator.num_classes else None
+    with torch.no_grad():
+        contexts = generator.stage_contexts(z, labels)
+        h = generator.embed(z, labels)
+        for stage in range(generator.num_stages):
+            features = h[0] if isinstance(h, tuple) else h
+            if features.dim() == 4 and features.shape[-1] >= side:
+                return stage
+            h = generator.synthesize(h, stage, stage + 1, contexts)
+    return generator.num_stages - 1
 
 
 def fuse(
@@ -202,9 +225,23 @@ TASK_PRESETS: dict[str, dict[str, int]] = {
     "edit": {"steps": 400, "codes": 30, "layer": -4},
 }
 TASK_PRESETS["reconstruct"] = TASK_PRESETS["edit"]  # inverting a clean image, as before editing it
-"""The reference's presets (iterations 3000/1500/2000/2000, ℓ 4 or 6 of PGGAN-256, N 20 or 30) scaled to our
-models: a fifth of the iterations, and ℓ counted from the output (PGGAN's ℓ = 4 fuses at 1/32 of the
-output side, ℓ = 6 at 1/16; on 32–128 px generators the nearest stages are -4 and -3)."""
+"""The reference's presets (iterations 3000/1500/2000/2000, ℓ 4 or 6, N 20 or 30) scaled to our models: a
+fifth of the iterations, and on the 32–64 px generators they were measured on, ℓ counted from the output
+(-4: the 4×4 or 8×8 features, -3: one stage deeper)."""
+MEASURED_UP_TO = 64
+"""The largest output side (px) the negative ℓ of ``TASK_PRESETS`` were measured on."""
+REFERENCE_SIDES = {
+    "inpaint": 8,
+    "colorize": 8,
+    "denoise": 8,
+    "hybrid": 8,
+    "sr": 16,
+    "edit": 16,
+    "reconstruct": 16,
+}
+"""The feature side (px) at which the reference composes per task on a larger generator: PGGAN's ℓ = 4
+is its 8×8 block, ℓ = 6 its 16×16 one, at 256 and at 1024 px alike (inpainting and colorization ℓ = 4;
+inversion, SR and editing ℓ = 6; denoising and hybrid, which it does not run, as inpainting)."""
 
 
 def solve(
