@@ -4,13 +4,15 @@ Each family's tiny checkpoint in ``tests/fixtures`` (the reference code's own fi
 beside it, BigGAN-deep, two PGGAN layouts, StyleGAN2) is loaded through ``zoo.load`` and runs:
 every registered method through ``ganprior.restore`` on two of its tasks (a few steps, a small
 latent search), ``ganprior.calibrate`` + ``ganprior.detect`` with every detector, the DGP edit tools
-(reconstruct, jitter, morph, and category transfer on the class-conditional families), and
+(reconstruct, jitter, morph, and category transfer on the class-conditional families), mGANprior's
+attribute directions, and
 ``ganprior inspect`` / ``convert``. A family without a discriminator takes DGP's VGG16 fallback,
 here a cheap stand-in (``conftest.cheap_vgg_metric``) so that nothing is downloaded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from pathlib import Path
@@ -21,11 +23,13 @@ from torch import Tensor
 
 import ganprior
 from conftest import cheap_vgg_metric
-from ganprior import edit, features, zoo
+from ganprior import edit, features, semantic, zoo
 from ganprior.anomaly import DETECTORS
 from ganprior.checkpoint import Prior
 from ganprior.errors import GanpriorError
+from ganprior.physics import Operator
 from ganprior.solvers import METHODS
+from ganprior.solvers.mgan import mgan
 from test_cli import run
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -175,6 +179,17 @@ def test_edit_tools_on_every_family(family):
     else:
         with pytest.raises(GanpriorError, match="needs a class-conditional model"):
             edit.transfer(prior, rec, [0])
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_attribute_directions_on_every_family(family):
+    prior, images = load(family), clean_images(family)
+    config = dataclasses.replace(semantic.reconstruct_config(prior, STEPS), **OPTIONS["mgan"])
+    rec = mgan(prior.generator, images, Operator(), config)  # the edit preset, a small search
+    edited = semantic.edit_attribute(prior, rec, semantic.brightness, [-2.0, 0.0, 2.0], samples=40)
+    assert edited.frames.shape == (2, 3, *images.shape[1:]) and torch.isfinite(edited.frames).all()
+    assert torch.allclose(edited.frames[:, 1], rec.image, atol=1e-4)  # strength 0: the reconstruction
+    assert not torch.allclose(edited.frames[:, 0], edited.frames[:, 2])  # the codes moved
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
