@@ -14,7 +14,7 @@ CHROMIUM ?= $(or $(GANPRIOR_CHROMIUM),$(shell command -v chromium 2>/dev/null),/
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,ui]"
+	$(PY) -m pip install -q -e ".[dev,ui,ray]"
 	touch $@
 
 setup: $(VENV)/.installed

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from . import core, dgp, families, mgan, rgi
+from . import core, dgp, distributed, families, mgan, rgi
 from .common import Suite
 
 SUITES: dict[str, Suite] = {
-    s.name: s for s in [*core.SUITES, *rgi.SUITES, *dgp.SUITES, *mgan.SUITES, *families.SUITES]
+    s.name: s
+    for s in [*core.SUITES, *rgi.SUITES, *dgp.SUITES, *mgan.SUITES, *families.SUITES, *distributed.SUITES]
 }

@@ -321,7 +321,7 @@ BAD_OPTIONS = [
 def test_7_bad_numbers_are_one_line_and_nothing_runs(
     options, photo, tiny_checkpoint, tmp_path, capsys, monkeypatch
 ):
-    monkeypatch.setattr(restore_command, "restore", lambda *a, **k: pytest.fail("the solve ran"))
+    monkeypatch.setattr(restore_command, "solve", lambda *a, **k: pytest.fail("the solve ran"))
     code, _, err = cli(
         [
             "restore",
@@ -377,7 +377,7 @@ def test_8_an_unwritable_output_is_found_before_solving(
 ):
     import ganprior.files
 
-    monkeypatch.setattr(restore_command, "restore", lambda *a, **k: pytest.fail("the solve ran"))
+    monkeypatch.setattr(restore_command, "solve", lambda *a, **k: pytest.fail("the solve ran"))
     blocker = tmp_path / "file.txt"
     blocker.write_text("x")
     code, _, err = cli(

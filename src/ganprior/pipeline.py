@@ -35,6 +35,19 @@ class Restoration:
     config: SolverConfig
     metrics: dict[str, Tensor] = field(default_factory=dict)
 
+    def to(self, device: torch.device | str, generator_state: bool = True) -> Restoration:
+        """These outputs on ``device``, without the per-image generator copies unless
+        ``generator_state`` (``Result.to``)."""
+        return Restoration(
+            self.observation.to(device),
+            self.raw.to(device),
+            self.restored.to(device),
+            self.operator.to(device),
+            self.result.to(device, generator_state),
+            self.config,
+            {k: v.to(device) for k, v in self.metrics.items()},
+        )
+
 
 def measure(restored: Tensor, reference: Tensor, operator: Operator) -> dict[str, Tensor]:
     """PSNR/SSIM on the full image and, for inpainting, on the hole only (DGP's protocol)."""
@@ -130,6 +143,55 @@ def resolve_config(
     return spec.config.for_task(task, prior, **overrides)
 
 
+@dataclass
+class Observed:
+    """What a method solves for N images: the observations (N, C', H', W'), their operator and,
+    when known, the clean references (N, C, H, W) to measure against."""
+
+    observation: Tensor
+    operator: Operator
+    reference: Tensor | None = None
+
+    def select(self, index: Sequence[int]) -> Observed:
+        """These images only (a resumed run, one batch of a distributed one)."""
+        index = list(index)
+        reference = None if self.reference is None else self.reference[index]
+        return Observed(self.observation[index], self.operator.select(index), reference)
+
+    def to(self, device: torch.device | str) -> Observed:
+        reference = None if self.reference is None else self.reference.to(device)
+        return Observed(self.observation.to(device), self.operator.to(device), reference)
+
+
+def observe(
+    prior: Prior,
+    images: Tensor,
+    task: str,
+    method: str = "invert",
+    *,
+    simulate: bool = False,
+    reference: Tensor | None = None,
+    mask: Tensor | None = None,
+    factor: int = 4,
+    sigma: float = 0.1,
+    seed: int = 0,
+) -> Observed:
+    """``task``'s observations of N images on ``prior``'s device: ``images`` degraded here (seeded by
+    ``seed``, all N at once, so an image's draw does not depend on which images are solved) when
+    ``simulate`` (they are then the reference), else taken as observations already shaped as the
+    task's operator outputs them (see ``restore``)."""
+    g = prior.generator
+    device = next(g.parameters()).device
+    operator = build_operator(task, g.resolution, g.channels, mask=mask, factor=factor, sigma=sigma)
+    if get_method(method).mask_free and task == "inpaint":  # the solver finds the corrupted pixels itself
+        operator = Corruption(mask if mask is not None or not simulate else center_box(g.resolution))
+    operator = operator.to(device)
+    images = images.to(device)
+    if simulate:
+        return Observed(operator.simulate(images, torch.Generator().manual_seed(seed)), operator, images)
+    return Observed(operator.as_observation(images), operator, reference)
+
+
 def restore(
     prior: Prior,
     images: Tensor,
@@ -155,36 +217,56 @@ def restore(
 
     images: clean images (N, C, H, W) when ``simulate`` (they are degraded here, seeded, and serve
     as the reference), else observations already shaped as the task's operator outputs them.
-    mask: (N or 1, 1, H, W) for inpainting. batch_size: images solved at once (None: the largest that
-    fits the device, ``batching.auto_batch_size``; a batch that runs out of memory is halved and
-    solved again). callback(batch_index, batch_count) -> a per-step Callback;
-    on_batch(indices, restoration of those images) is called as each batch finishes (to write results
-    while the rest still runs).
-    config: the method's settings; by default its preset for the task (``Config.for_task``) with
-    ``steps`` (None: the preset's), ``seed`` and ``options`` (``--method-option``, by field name).
+    mask: (N or 1, 1, H, W) for inpainting. batch_size, callback, on_batch, precision: as for
+    ``solve``. config: the method's settings; by default its preset for the task
+    (``Config.for_task``) with ``steps`` (None: the preset's), ``seed`` and ``options``
+    (``--method-option``, by field name).
     only: restore just these images of the N (a resumed run): every observation is still simulated
     so that the seeded draws do not move, and the outputs (and ``on_batch``'s indices) are theirs.
+    """
+    config = config or resolve_config(prior, task, method, steps, seed, options)
+    observed = observe(
+        prior,
+        images,
+        task,
+        method,
+        simulate=simulate,
+        reference=reference,
+        mask=mask,
+        factor=factor,
+        sigma=sigma,
+        seed=seed,
+    )
+    if only is not None:
+        observed = observed.select(only)
+    return solve(prior, observed, method, config, batch_size, callback, on_batch, precision)
+
+
+def solve(
+    prior: Prior,
+    observed: Observed,
+    method: str,
+    config: SolverConfig,
+    batch_size: int | None = 16,
+    callback: Callable[[int, int], Callback] | None = None,
+    on_batch: Callable[[list[int], Restoration], None] | None = None,
+    precision: str = "fp32",
+) -> Restoration:
+    """Solve the N ``observed`` images with ``method`` (settings ``config``), ``batch_size`` at once
+    (None: the largest that fits the device, ``batching.auto_batch_size``; a batch that runs out of
+    memory is halved and solved again), and project the results onto the observations.
+
+    callback(batch_index, batch_count) -> a per-step Callback; on_batch(indices, restoration of
+    those images) is called as each batch finishes (to write results while the rest still runs).
     precision: ``fp32``, or ``bf16`` to run the generator under bf16 autocast with channels_last
     weights (``solvers.precision``); outputs and metrics stay float32.
     """
     check_precision(precision)
     spec = get_method(method)
-    config = config or resolve_config(prior, task, method, steps, seed, options)
     g = prior.generator
     device = next(g.parameters()).device
-    operator = build_operator(task, g.resolution, g.channels, mask=mask, factor=factor, sigma=sigma)
-    if spec.mask_free and task == "inpaint":  # the solver finds the corrupted pixels itself
-        operator = Corruption(mask if mask is not None or not simulate else center_box(g.resolution))
-    operator = operator.to(device)
-    images = images.to(device)
-    if simulate:
-        reference = images
-        observation = operator.simulate(images, torch.Generator().manual_seed(seed))
-    else:
-        observation = operator.as_observation(images)
-    if only is not None:
-        observation, operator = observation[only], operator.select(only)
-        reference = None if reference is None else reference[only]
+    observed = observed.to(device)
+    observation, operator, reference = observed.observation, observed.operator, observed.reference
     n = observation.shape[0]
 
     def probe(count: int) -> Result:
@@ -213,6 +295,20 @@ def restore(
                 on_batch(index, _finish(observation[index], results[-1], part, config, batch_reference))
             start += len(index)
     return _finish(observation, Result.concat(results), operator, config, reference)
+
+
+def solve_batch(
+    prior: Prior,
+    observed: Observed,
+    method: str,
+    config: SolverConfig,
+    batch_size: int | None = 16,
+    precision: str = "fp32",
+    generator_state: bool = False,
+) -> Restoration:
+    """``solve`` for one batch of a distributed run (``distributed.Pool``): its outputs on the CPU,
+    to be sent to the driver, without the per-image generator copies unless ``generator_state``."""
+    return solve(prior, observed, method, config, batch_size, precision=precision).to("cpu", generator_state)
 
 
 def _finish(

@@ -124,8 +124,8 @@ def write_detection(
     calibration: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Per image (N, C, H, W) and anomaly map (N, 1, H, W), at the calibrated threshold:
-    STEM_heatmap.png (image | anomaly overlay | mask), STEM_mask.png (white = anomalous), and
-    report.csv (``detection_rows``); returns the rows."""
+    STEM_heatmap.png (image | anomaly overlay | mask) and STEM_mask.png (white = anomalous);
+    returns their report.csv rows (``detection_rows``)."""
     threshold = calibration["threshold"]
     masks = (maps > threshold).float()
     for i, stem in enumerate(stems):
@@ -140,9 +140,7 @@ def write_detection(
         )
         save_image(strip, out / f"{stem}_heatmap.png")
         save_image(masks[i] * 2 - 1, out / f"{stem}_mask.png")
-    rows = detection_rows(names, stems, scores, masks, calibration["image_threshold"])
-    write_csv(rows, out / "report.csv")
-    return rows
+    return detection_rows(names, stems, scores, masks, calibration["image_threshold"])
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,5 +1,6 @@
 """What several commands share: the model arguments, ``KEY=VALUE`` options, loading the prior and
-the input images, and the shape of an ``edit`` action."""
+the input images, a folder run's settings and its ``--ray`` workers, and the shape of an ``edit``
+action."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import torch
 
 from .. import zoo
 from ..checkpoint import Prior
+from ..distributed import LOCAL
 from ..errors import GanpriorError
 from ..imageio import collect_images, load_images
 from ..pipeline import resolve_device
+from ..sources import sha256_of
 
 MAX_STEPS = 1_000_000
 """The most optimisation or training steps a run may ask for (a loss history of (steps, N) floats is kept)."""
@@ -150,6 +153,57 @@ def load_model(args: argparse.Namespace) -> Prior:
     if args.discriminator is not None:
         zoo.attach_discriminator(prior, args.discriminator)
     return prior
+
+
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """--ray [ADDRESS] and --workers, for the commands that run a folder in batches."""
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const=LOCAL,
+        metavar="ADDRESS",
+        help="spread the batches over Ray workers (pip install 'ganprior[ray]'): no ADDRESS starts a "
+        "local cluster, auto joins the running one, HOST:PORT or ray://HOST:PORT a given one. Each "
+        "worker loads the model once and takes a GPU when the cluster has them (--device is then "
+        "ignored); --model and --discriminator files must be readable at the same path on every node",
+    )
+    parser.add_argument(
+        "--workers",
+        type=integer(1),
+        help="Ray workers (default: one per GPU of the cluster, else one per CPU)",
+    )
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, object]:
+    """What decides a folder run's results (``manifest.Manifest``): every option but the inputs, the
+    output folder and how the work is spread (batch size, device, Ray), plus the bytes of the files
+    among the options (mask, model, discriminator)."""
+    ignored = {"run", "inputs", "out", "overwrite", "batch_size", "device", "command", "ray", "workers"}
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in ignored}
+    for option in ("mask", "model", "discriminator"):
+        value = getattr(args, option, None)
+        if value and Path(value).is_file():
+            settings[f"{option}_sha256"] = sha256_of(Path(value))
+    return settings
+
+
+def worker_model(args: argparse.Namespace) -> Prior:
+    """The prior as a Ray worker loads it: ``load_model`` on the worker's GPU when Ray gave it one,
+    else on its CPU."""
+    import ray
+
+    return load_model(argparse.Namespace(**{**vars(args), "device": "cuda" if ray.get_gpu_ids() else "cpu"}))
+
+
+def for_workers(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with the model and discriminator files as absolute paths (a worker does not run in the
+    driver's folder)."""
+    files = {
+        k: str(Path(v).resolve())
+        for k in ("model", "discriminator")
+        if (v := getattr(args, k, None)) and Path(v).is_file()
+    }
+    return argparse.Namespace(**{**vars(args), **files})
 
 
 def load_inputs(prior: Prior, inputs: list[str]) -> torch.Tensor:

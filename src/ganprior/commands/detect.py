@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+from tqdm import tqdm
 
 from ..anomaly import DETECTORS, detect
+from ..checkpoint import Prior
+from ..distributed import Pool, error_line
 from ..errors import GanpriorError
 from ..imageio import collect_images, load_images
-from ..report import output_stems, prepare_output_dir, write_detection, write_json
+from ..manifest import MANIFEST, Manifest
+from ..report import output_stems, write_csv, write_detection, write_json
 from ..robust import stored_calibration
 from . import COMMANDS
-from .common import add_model_arguments, batch_type, load_model, seed_type, steps_type
+from .common import (
+    add_model_arguments,
+    add_ray_arguments,
+    batch_type,
+    for_workers,
+    load_model,
+    run_settings,
+    seed_type,
+    steps_type,
+    worker_model,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,14 +64,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--out", required=True, help="output folder (must be new or empty unless --overwrite)"
     )
     parser.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
+    add_ray_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     paths = collect_images(args.inputs)
     stems, renamed = output_stems(paths)
-    out = prepare_output_dir(args.out, args.overwrite, args.inputs)  # checked (and probed) before any work
-    prior = load_model(args)
+    manifest = Manifest.open(args.out, run_settings(args), args.overwrite, args.inputs)
+    out, todo = manifest.folder, manifest.todo(paths, stems)
+    if not todo:
+        print(f"nothing to do: all {len(paths)} image(s) are done in {out} ({MANIFEST})")
+        return 0
+    if args.ray is not None:
+        args = for_workers(args)
+    prior = load_model(args if args.ray is None else argparse.Namespace(**{**vars(args), "device": "cpu"}))
     calibration = stored_calibration(prior, args.method)
     if calibration is None:
         raise GanpriorError(
@@ -59,27 +86,79 @@ def run(args: argparse.Namespace) -> int:
             "(`ganprior models`), or calibrate yours on normal images with ganprior.anomaly.calibrate"
         )
     g = prior.generator
-    images = load_images(paths, g.resolution, g.channels)
-    device = next(g.parameters()).device
+    images = load_images([paths[i] for i in todo], g.resolution, g.channels)
     steps = args.steps or calibration.get("steps")
+    batches = [
+        list(range(k, min(k + args.batch_size, len(todo)))) for k in range(0, len(todo), args.batch_size)
+    ]
+    work = partial(anomaly_batch, method=args.method, calibration=calibration, steps=steps, seed=args.seed)
+    bar = tqdm(total=len(todo), desc=f"{args.method} detect", unit="image", dynamic_ncols=True, disable=None)
+    failed: list[Path] = []
+
+    def write_batch(k: int, found: tuple[Tensor, Tensor]) -> None:
+        index = [todo[j] for j in batches[k]]
+        maps, scores = found
+        names = [paths[i] for i in index]
+        rows = write_detection(
+            out, names, [stems[i] for i in index], images[batches[k]], maps, scores, calibration
+        )
+        for i, row in zip(index, rows, strict=True):
+            manifest.record(stems[i], paths[i], [row["heatmap"], row["mask"]], row=row)
+        bar.update(len(index))
+
+    def fail_batch(k: int, error: BaseException) -> None:
+        line = error_line(error)
+        for i in (todo[j] for j in batches[k]):
+            manifest.fail(stems[i], paths[i], line)
+            failed.append(paths[i])
+            tqdm.write(f"ganprior detect: {paths[i]} failed: {line}", file=sys.stderr)
+        bar.update(len(batches[k]))
+
     started = time.perf_counter()
-    found = detect(prior, images.to(device), args.method, calibration, steps, args.seed, args.batch_size)
+    if args.ray is None:
+        for k, batch in enumerate(batches):
+            write_batch(k, work(prior, images[batch]))
+    else:
+        with Pool(args.ray, partial(worker_model, args), args.workers) as pool:
+            pool.map(work, [images[b] for b in batches], write_batch, fail_batch)
+    bar.close()
     seconds = time.perf_counter() - started
-    rows = write_detection(out, paths, stems, images, found.maps.cpu(), found.scores.cpu(), calibration)
+    rows = [
+        entry["row"] for stem in stems if (entry := manifest.entries.get(stem, {})).get("status") == "done"
+    ]
+    write_csv(rows, out / "report.csv")
     write_json(
         {
             "model": prior.card.get("name", prior.name),
             "method": args.method,
             "calibration": calibration,
             "steps": steps,
-            "seconds_per_image": seconds / len(paths),
+            "seconds_per_image": seconds / len(todo),
             "images": rows,
         },
         out / "report.json",
     )
     flagged = sum(r["anomalous"] for r in rows)
-    summary = f"{len(paths)} image(s), {flagged} anomalous, in {seconds:.1f} s -> {out}"
+    summary = f"{len(rows)} image(s), {flagged} anomalous, in {seconds:.1f} s -> {out}"
+    if len(todo) < len(paths):
+        summary += f" ({len(paths) - len(todo)} done before, kept)"
     if renamed:
         summary += f"; {len(renamed)} name(s) taken by an earlier input, written as: " + ", ".join(renamed)
     print(summary)
+    if failed:
+        print(
+            f"ganprior detect: {len(failed)} image(s) failed (errors in {out / MANIFEST}); "
+            "the same command again retries them",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def anomaly_batch(
+    prior: Prior, images: Tensor, method: str, calibration: dict[str, Any], steps: int | None, seed: int
+) -> tuple[Tensor, Tensor]:
+    """One batch's anomaly maps (B, 1, H, W) and image scores (B,), on the CPU (``anomaly.detect``)."""
+    device = next(prior.generator.parameters()).device
+    found = detect(prior, images.to(device), method, calibration, steps, seed)
+    return found.maps.cpu(), found.scores.cpu()

@@ -5,32 +5,48 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from ..batching import CPU_BATCH
+from ..distributed import Pool, error_line
 from ..errors import GanpriorError
 from ..imageio import FITS, MASK_FILLS, collect_images, load_images
 from ..manifest import MANIFEST, Manifest
 from ..outputs import write_outputs
 from ..paste import in_frame
 from ..physics import TASK_HELP, TASKS
-from ..pipeline import Restoration, drawn_mask, load_observations, resolve_config, restore
-from ..report import output_stems, prepare_output_dir, write_json
-from ..solvers import METHODS
+from ..pipeline import (
+    Observed,
+    Restoration,
+    drawn_mask,
+    load_observations,
+    observe,
+    resolve_config,
+    solve,
+    solve_batch,
+)
+from ..report import output_stems, write_json
+from ..solvers import METHODS, SolverConfig
 from ..solvers.precision import PRECISIONS
-from ..sources import sha256_of
 from . import COMMANDS
 from .common import (
     add_model_arguments,
+    add_ray_arguments,
     batch_or_auto,
+    for_workers,
     integer,
     load_model,
     number,
     parse_options,
+    run_settings,
     seed_type,
     steps_type,
+    worker_model,
 )
 
 
@@ -133,6 +149,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--overwrite", action="store_true", help="write into a non-empty --out, replacing files"
     )
+    add_ray_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -152,16 +169,15 @@ def run(args: argparse.Namespace) -> int:
         )
     stems, renamed = output_stems(paths)
     read = [*args.inputs, *(args.reference or []), *([args.mask] if args.mask else [])]
-    run_settings = _run_settings(args)
-    manifest = Manifest.read(args.out, run_settings, args.overwrite) if Path(args.out).is_dir() else None
-    resuming = manifest is not None  # the same command again: finish what an earlier run left
-    out = prepare_output_dir(args.out, args.overwrite or resuming, read)  # checked (and probed) first
-    manifest = manifest or Manifest(out, run_settings)
-    todo = [i for i, p in enumerate(paths) if not (resuming and manifest.done(stems[i], p))]
+    manifest = Manifest.open(args.out, run_settings(args), args.overwrite, read)  # checked before any work
+    out, todo = manifest.folder, manifest.todo(paths, stems)
     if not todo:
         print(f"nothing to do: all {len(paths)} image(s) are done in {out} ({MANIFEST})")
         return 0
-    prior = load_model(args)
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}
+    if args.ray is not None:
+        args = for_workers(args)
+    prior = load_model(args if args.ray is None else argparse.Namespace(**{**vars(args), "device": "cpu"}))
     g = prior.generator
     mask, mask_info, photo_known = None, None, None
     if args.mask:
@@ -176,28 +192,30 @@ def run(args: argparse.Namespace) -> int:
         images = load_observations(paths, prior, args.task, mask, args.factor, args.sigma, args.fit)
     reference = load_images(references, g.resolution, g.channels, args.fit) if references else None
     config = resolve_config(prior, args.task, args.method, args.steps, args.seed, options)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}
     reference_images = images if args.simulate else reference
+    observed = observe(
+        prior,
+        images,
+        args.task,
+        args.method,
+        simulate=args.simulate,
+        reference=reference,
+        mask=mask,
+        factor=args.factor,
+        sigma=args.sigma,
+        seed=args.seed,
+    ).select(todo)
+    by_step = args.ray is None and bool(config.steps)  # a Ray run counts whole batches
     bar = tqdm(
-        total=len(todo) * config.total_steps() if config.steps else None,
+        total=len(todo) * config.total_steps() if by_step else len(todo),
         desc=f"{args.method} {args.task}",
-        unit="step",
+        unit="step" if by_step else "image",
         dynamic_ncols=True,
         disable=None,
     )
-
-    def per_batch(index: int, count: int):
-        bar.set_description(f"{args.method} {args.task} batch {index + 1}/{count}")
-
-        def on_step(step: int, losses: torch.Tensor) -> None:
-            bar.update(len(losses) if bar.total else 1)
-            if step % 10 == 0:
-                bar.set_postfix(images=f"{len(done)}/{len(todo)}", loss=f"{losses.mean():.4f}")
-
-        return on_step
-
     started = time.perf_counter()
     done: list[Path] = []
+    failed: list[Path] = []
 
     def write_batch(index: list[int], part: Restoration) -> None:
         seconds = (time.perf_counter() - started) / (len(done) + len(index))
@@ -214,26 +232,33 @@ def run(args: argparse.Namespace) -> int:
             )
             manifest.record(stems[i], paths[i], names)
             done.append(paths[i])
+        if not by_step:
+            bar.update(len(index))
         bar.set_postfix(images=f"{len(done)}/{len(todo)}")
 
+    def fail_batch(index: list[int], error: BaseException) -> None:
+        line = error_line(error)
+        for i in (todo[k] for k in index):
+            manifest.fail(stems[i], paths[i], line)
+            failed.append(paths[i])
+            tqdm.write(f"ganprior restore: {paths[i]} failed: {line}", file=sys.stderr)
+        bar.update(len(index))
+
     try:
-        result = restore(
-            prior,
-            images,
-            args.task,
-            args.method,
-            simulate=args.simulate,
-            reference=reference,
-            mask=mask,
-            factor=args.factor,
-            sigma=args.sigma,
-            batch_size=args.batch_size,
-            callback=per_batch,
-            on_batch=write_batch,
-            config=config,
-            only=todo if len(todo) < len(paths) else None,
-            precision=args.precision,
-        )
+        if args.ray is None:
+            result = solve(
+                prior,
+                observed,
+                args.method,
+                config,
+                args.batch_size,
+                callback=_per_batch(bar, args, done, todo),
+                on_batch=write_batch,
+                precision=args.precision,
+            )
+            metrics = result.metrics
+        else:
+            metrics = _on_ray(args, observed, config, write_batch, fail_batch)
     except KeyboardInterrupt:
         bar.close()
         left = [str(paths[i]) for i in todo if paths[i] not in done]
@@ -249,26 +274,75 @@ def run(args: argparse.Namespace) -> int:
     bar.close()
     seconds = time.perf_counter() - started
     summary = (
-        f"restored {len(todo)} image(s) with {args.method} in {seconds:.1f} s "
+        f"restored {len(done)} image(s) with {args.method} in {seconds:.1f} s "
         f"({seconds / len(todo):.2f} s/image) -> {out}"
     )
     if len(todo) < len(paths):
         summary += f" ({len(paths) - len(todo)} done before, kept)"
-    if result.metrics:
-        summary += "; median " + ", ".join(f"{k} {v.median():.2f}" for k, v in result.metrics.items())
+    if metrics:
+        summary += "; median " + ", ".join(f"{k} {v.median():.2f}" for k, v in metrics.items())
     if renamed:
         summary += f"; {len(renamed)} name(s) taken by an earlier input, written as: " + ", ".join(renamed)
     print(summary)
+    if failed:
+        print(
+            f"ganprior restore: {len(failed)} image(s) failed (errors in {out / MANIFEST}); "
+            "the same command again retries them",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
-def _run_settings(args: argparse.Namespace) -> dict[str, object]:
-    """What decides a run's results (``manifest.Manifest``): every option but the inputs, the output
-    folder, the batch size and the device, plus the bytes of the mask and of a model file."""
-    ignored = {"run", "inputs", "out", "overwrite", "batch_size", "device", "command"}
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k not in ignored}
-    for option in ("mask", "model"):
-        value = getattr(args, option, None)
-        if value and Path(value).is_file():
-            settings[f"{option}_sha256"] = sha256_of(Path(value))
-    return settings
+def _per_batch(bar: tqdm, args: argparse.Namespace, done: list[Path], todo: list[int]):
+    """``solve``'s callback: the progress bar's description per batch, its count per step."""
+
+    def per_batch(index: int, count: int):
+        bar.set_description(f"{args.method} {args.task} batch {index + 1}/{count}")
+
+        def on_step(step: int, losses: torch.Tensor) -> None:
+            bar.update(len(losses) if bar.total else 1)
+            if step % 10 == 0:
+                bar.set_postfix(images=f"{len(done)}/{len(todo)}", loss=f"{losses.mean():.4f}")
+
+        return on_step
+
+    return per_batch
+
+
+def _on_ray(
+    args: argparse.Namespace,
+    observed: Observed,
+    config: SolverConfig,
+    write_batch: Callable[[list[int], Restoration], None],
+    fail_batch: Callable[[list[int], BaseException], None],
+) -> dict[str, torch.Tensor]:
+    """The ``observed`` images in batches of ``--batch-size`` (auto: ``CPU_BATCH`` per task, each
+    worker then fits its batch to its device) on Ray workers; each finished batch is written by
+    ``write_batch`` in the driver, a failed one recorded by ``fail_batch``. Returns the metrics of
+    the images done, in input order."""
+    size = args.batch_size or CPU_BATCH
+    batches = [
+        list(range(k, min(k + size, len(observed.observation))))
+        for k in range(0, len(observed.observation), size)
+    ]
+    work = partial(
+        solve_batch,
+        method=args.method,
+        config=config,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        generator_state=args.task == "reconstruct",  # what `ganprior edit` starts from
+    )
+    parts: dict[int, Restoration] = {}
+
+    def on_result(k: int, part: Restoration) -> None:
+        write_batch(batches[k], part)
+        parts[k] = part
+
+    with Pool(args.ray, partial(worker_model, args), args.workers) as pool:
+        pool.map(
+            work, [observed.select(b) for b in batches], on_result, lambda k, e: fail_batch(batches[k], e)
+        )
+    names = {name for part in parts.values() for name in part.metrics}
+    return {n: torch.cat([parts[k].metrics[n] for k in sorted(parts)]) for n in names}

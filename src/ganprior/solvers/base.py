@@ -104,6 +104,27 @@ class Result:
             },
         )
 
+    def to(self, device: torch.device | str, generator_state: bool = True) -> Result:
+        """This result with its tensors on ``device`` (a worker's result sent to the driver), without
+        the per-image generator copies unless ``generator_state``."""
+
+        def move(value: Any) -> Any:
+            return value.to(device) if isinstance(value, Tensor) else value
+
+        state = None
+        if generator_state and self.generator_state is not None:
+            state = {k: v.to(device) for k, v in self.generator_state.items()}
+        return dataclasses.replace(
+            self,
+            image=self.image.to(device),
+            latent=self.latent.to(device),
+            classes=move(self.classes),
+            losses=self.losses.to(device),
+            mask=move(self.mask),
+            generator_state=state,
+            extras={k: move(v) for k, v in self.extras.items()},
+        )
+
 
 ConfigT = TypeVar("ConfigT", bound="SolverConfig")
 

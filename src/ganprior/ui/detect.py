@@ -12,7 +12,7 @@ from ..anomaly import DETECTORS, detect, detector_config
 from ..commands.common import number, seed_type, steps_type
 from ..errors import GanpriorError
 from ..imageio import load_images
-from ..report import csv_text, detection_rows, output_stems, write_detection
+from ..report import csv_text, detection_rows, output_stems, write_csv, write_detection
 from ..robust import stored_calibration
 from ..solvers import Watcher
 from . import uploads
@@ -59,6 +59,7 @@ def prepare(body: Any, job: Job, models: Models) -> Callable[[Job], dict[str, An
         found = detect(prior, images, method, calibration, steps, seed, BATCH, callback=per_batch)
         maps, scores = found.maps.cpu(), found.scores.cpu()
         rows = write_detection(out, names, stems, images, maps, scores, calibration)
+        write_csv(rows, out / "report.csv")
         job.data.update(names=names, stems=stems, maps=maps, scores=scores, calibration=calibration)
         shown = [
             {
