@@ -240,3 +240,9 @@ def test_ray_missing_is_one_line(folder, tiny_checkpoint, tmp_path, capsys, monk
     monkeypatch.setitem(sys.modules, "ray", None)
     code = main([*restore_args(folder, tiny_checkpoint), "--ray", "--out", str(tmp_path / "o")])
     assert code == 2 and "pip install 'ganprior[ray]'" in capsys.readouterr().err
+
+
+def test_an_input_taken_for_the_ray_address_is_refused(folder, tiny_checkpoint, tmp_path, capsys):
+    args = ["restore", "--ray", str(folder), "--task", "denoise", "--model", str(tiny_checkpoint)]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 2
+    assert "put --ray after the inputs" in capsys.readouterr().err and not (tmp_path / "o").exists()

@@ -155,15 +155,26 @@ def load_model(args: argparse.Namespace) -> Prior:
     return prior
 
 
+def ray_address(text: str) -> str:
+    """An argparse ``type`` for ``--ray``: refuses an existing file or folder, which is an input that
+    ``--ray`` took for its address because it came first."""
+    if Path(text).exists():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a file or folder, not a Ray address: put --ray after the inputs, or write --ray=local"
+        )
+    return text
+
+
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     """--ray [ADDRESS] and --workers, for the commands that run a folder in batches."""
     parser.add_argument(
         "--ray",
         nargs="?",
         const=LOCAL,
+        type=ray_address,
         metavar="ADDRESS",
-        help="spread the batches over Ray workers (pip install 'ganprior[ray]'): no ADDRESS starts a "
-        "local cluster, auto joins the running one, HOST:PORT or ray://HOST:PORT a given one. Each "
+        help="spread the batches over Ray workers (pip install 'ganprior[ray]'): no ADDRESS (or local) "
+        "starts a local cluster, auto joins the running one, HOST:PORT or ray://HOST:PORT a given one. Each "
         "worker loads the model once and takes a GPU when the cluster has them (--device is then "
         "ignored); --model and --discriminator files must be readable at the same path on every node",
     )
