@@ -22,12 +22,13 @@ from ganprior.checkpoint import Prior
 from ganprior.models import StagedGenerator, biggan, biggan_deep, pggan, stylegan2
 from ganprior.pipeline import Restoration, restore
 from ganprior.solvers.mgan import stage_at_side
-from ganprior.solvers.precision import generator_precision
+from ganprior.solvers.precision import PRECISIONS, generator_precision, native_bf16
 
 from .common import BenchOptions, Suite, Table, resources
 from .memory import in_child, peak_during
 
 FAMILIES_TABLE, PRECISION_TABLE = "families_speed", "precision_face64"
+PRECISION_CPU_TABLE = "precision_cpu"
 METHODS = ("invert", "mgan", "dgp", "rrgi")
 BATCHES = (1, 4)
 MGAN_CODES = 20
@@ -281,4 +282,42 @@ def families_speed_suite(options: BenchOptions) -> list[Table]:
     return [families, precision]
 
 
-SUITES = [Suite("families-speed", families_speed_suite, (FAMILIES_TABLE, PRECISION_TABLE))]
+def precision_cpu_suite(options: BenchOptions) -> list[Table]:
+    """Whether this CPU computes bf16 natively: face64 inversion's step in fp32 and in bf16 autocast."""
+    prior = resources().model("face64", options.device)
+    count, steps = (2, 3) if options.quick else (16, 10)
+    clean = examples.prior_samples(prior, count, options.seed)
+    device = torch.device(options.device)
+    rows, fp32 = [], 0.0
+    for precision in PRECISIONS:
+        with generator_precision(prior.generator, precision):
+            _, seconds = timed_restore(prior, clean, "invert", steps, seed=options.seed)
+        fp32 = fp32 or seconds
+        rows.append(
+            {
+                "precision": precision,
+                "device": options.device,
+                "CPU capability (ATen)": torch.backends.cpu.get_cpu_capability(),
+                "native bf16": native_bf16(device),
+                "images": count,
+                "steps": steps,
+                "s/step": seconds,
+                "speed vs fp32": fp32 / seconds,
+            }
+        )
+    protocol = (
+        f"face64 inversion (centred-hole inpainting) of {count} of its samples in one batch, {steps} steps "
+        "after a first one, fp32 then bf16 autocast + channels_last (`--precision bf16`) in one process "
+        "(s/step: the mean of the steps after the first). 'native bf16' is oneDNN's test for AVX512-BF16 or "
+        "AMX (`solvers.precision.native_bf16`): without it autocast emulates bf16, and `ganprior restore "
+        "--precision bf16` refuses to run. The families-speed suite's precision_face64 table was measured "
+        "on a CPU with native bf16."
+    )
+    title = "bf16 on this CPU: native or emulated"
+    return [Table(PRECISION_CPU_TABLE, title, protocol, rows, {"threads": torch.get_num_threads()})]
+
+
+SUITES = [
+    Suite("families-speed", families_speed_suite, (FAMILIES_TABLE, PRECISION_TABLE)),
+    Suite("precision-cpu", precision_cpu_suite, (PRECISION_CPU_TABLE,)),
+]

@@ -423,8 +423,14 @@ def test_a_finished_folder_is_kept_and_other_settings_are_refused(photo, tiny_ch
     assert out.joinpath("a_restored.png").stat().st_mtime_ns == before["a_restored.png"]
 
 
-def test_precision_bf16_runs_and_is_recorded(photo, tiny_checkpoint, tmp_path, capsys):
+def test_precision_bf16_runs_and_is_recorded(photo, tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    from ganprior.solvers import precision
+
     args = ["restore", photo[0], "--task", "denoise", "--model", tiny_checkpoint, "--steps", "2"]
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)  # an AVX2 CPU
+    code, _, err = run([*args, "--precision", "bf16", "--out", tmp_path / "a"], capsys)
+    assert code == 2 and "no native bfloat16" in err and "Traceback" not in err
+    monkeypatch.setattr(precision, "native_bf16", lambda device: True)  # AVX512-BF16, AMX or a GPU
     assert run([*args, "--precision", "bf16", "--out", tmp_path / "b"], capsys)[0] == 0
     report = json.loads((tmp_path / "b" / "photo.json").read_text())
     assert report["settings"]["precision"] == "bf16"

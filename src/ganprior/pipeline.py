@@ -259,12 +259,13 @@ def solve(
     callback(batch_index, batch_count) -> a per-step Callback; on_batch(indices, restoration of
     those images) is called as each batch finishes (to write results while the rest still runs).
     precision: ``fp32``, or ``bf16`` to run the generator under bf16 autocast with channels_last
-    weights (``solvers.precision``); outputs and metrics stay float32.
+    weights (``solvers.precision``; refused on a device without native bf16); outputs and metrics
+    stay float32.
     """
-    check_precision(precision)
-    spec = get_method(method)
     g = prior.generator
     device = next(g.parameters()).device
+    check_precision(precision, device)
+    spec = get_method(method)
     observed = observed.to(device)
     observation, operator, reference = observed.observation, observed.operator, observed.reference
     n = observation.shape[0]

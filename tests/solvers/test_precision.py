@@ -8,7 +8,17 @@ import torch
 from ganprior.checkpoint import Prior
 from ganprior.errors import GanpriorError
 from ganprior.pipeline import restore
+from ganprior.solvers import precision
 from ganprior.solvers.precision import generator_precision
+
+
+NATIVE_BF16 = precision.native_bf16  # the real test, before the fixture replaces it
+
+
+@pytest.fixture(autouse=True)
+def native(monkeypatch):
+    """These tests check bf16's numbers, not its speed: they run where the CPU only emulates it too."""
+    monkeypatch.setattr(precision, "native_bf16", lambda device: True)
 
 
 def _conv_weights(g: torch.nn.Module) -> list[torch.Tensor]:
@@ -56,3 +66,15 @@ def test_restore_in_bf16_stays_close_to_fp32(tiny, method):
     }
     assert runs["bf16"].restored.dtype == torch.float32
     assert (runs["bf16"].metrics["psnr"] - runs["fp32"].metrics["psnr"]).abs().max() < 1.0
+
+
+def test_bf16_is_refused_where_the_device_only_emulates_it(tiny, monkeypatch):
+    monkeypatch.setattr(precision, "native_bf16", lambda device: False)
+    clean = torch.zeros(1, 3, 16, 16)
+    with pytest.raises(GanpriorError, match=r"no native bfloat16.*use fp32"):
+        restore(Prior("tiny", tiny), clean, "inpaint", simulate=True, steps=1, precision="bf16")
+    restore(Prior("tiny", tiny), clean, "inpaint", simulate=True, steps=1, options={"init_samples": 2})
+
+
+def test_native_bf16_answers_for_this_machine():
+    assert NATIVE_BF16(torch.device("cpu")) == torch.ops.mkldnn._is_mkldnn_bf16_supported()

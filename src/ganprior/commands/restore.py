@@ -130,9 +130,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--precision",
         choices=PRECISIONS,
         default="fp32",
-        help="bf16: run the generator under bfloat16 autocast with channels_last weights (faster on CPUs "
-        "with AVX512-BF16 / AMX and on GPUs; face64 inversion 1.9x on this CPU, PSNR within 0.1 dB in the "
-        "median); outputs stay float32 (default fp32)",
+        help="bf16: run the generator under bfloat16 autocast with channels_last weights, where the device "
+        "computes bf16 natively (GPUs; CPUs with AVX512-BF16 or AMX: face64 inversion 1.9x faster on one, "
+        "PSNR within 0.1 dB in the median; refused elsewhere, where it is tens of times slower); outputs "
+        "stay float32 (default fp32)",
     )
     parser.add_argument(
         "--simulate", action="store_true", help="inputs are clean: degrade them first, report metrics"
