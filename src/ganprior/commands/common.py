@@ -198,6 +198,13 @@ def run_settings(args: argparse.Namespace) -> dict[str, object]:
     return settings
 
 
+def driver_model(args: argparse.Namespace) -> Prior:
+    """The prior in the command's own process: ``load_model`` on ``--device``, or with ``--ray`` on
+    the CPU (there the driver only simulates the observations, resolves the settings and writes the
+    files; the workers solve)."""
+    return load_model(args if args.ray is None else argparse.Namespace(**{**vars(args), "device": "cpu"}))
+
+
 def worker_model(args: argparse.Namespace) -> Prior:
     """The prior as a Ray worker loads it: ``load_model`` on the worker's GPU when Ray gave it one,
     else on its CPU."""

@@ -25,8 +25,8 @@ from .common import (
     add_model_arguments,
     add_ray_arguments,
     batch_type,
+    driver_model,
     for_workers,
-    load_model,
     run_settings,
     seed_type,
     steps_type,
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.ray is not None:
         args = for_workers(args)
-    prior = load_model(args if args.ray is None else argparse.Namespace(**{**vars(args), "device": "cpu"}))
+    prior = driver_model(args)
     calibration = stored_calibration(prior, args.method)
     if calibration is None:
         raise GanpriorError(

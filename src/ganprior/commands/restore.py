@@ -38,9 +38,9 @@ from .common import (
     add_model_arguments,
     add_ray_arguments,
     batch_or_auto,
+    driver_model,
     for_workers,
     integer,
-    load_model,
     number,
     parse_options,
     run_settings,
@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "run"}
     if args.ray is not None:
         args = for_workers(args)
-    prior = load_model(args if args.ray is None else argparse.Namespace(**{**vars(args), "device": "cpu"}))
+    prior = driver_model(args)
     g = prior.generator
     mask, mask_info, photo_known = None, None, None
     if args.mask:
