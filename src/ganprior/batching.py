@@ -61,3 +61,8 @@ def halve(size: int, error: BaseException, device: torch.device) -> int:
         torch.cuda.empty_cache()
     log.warning("out of memory with %d images at once on %s: going on with %d", size, device, size // 2)
     return size // 2
+
+
+def batches(count: int, size: int) -> list[list[int]]:
+    """Indices 0 … count − 1 cut into consecutive batches of ``size`` (the last one shorter)."""
+    return [list(range(k, min(k + size, count))) for k in range(0, count, size)]

@@ -11,7 +11,6 @@ batches go on. Ray is an optional extra (``pip install 'ganprior[ray]'``).
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from collections import deque
@@ -129,9 +128,6 @@ class _Worker:
 
     def run(self, work: Callable[[Any, Any], Any], payload: Any) -> Any:
         return work(self.loaded, payload)
-
-    def pid(self) -> int:
-        return os.getpid()
 
 
 def error_line(error: BaseException) -> str:

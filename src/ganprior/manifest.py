@@ -84,24 +84,14 @@ class Manifest:
     def record(self, stem: str, source: str | Path, outputs: list[str], **fields: Any) -> None:
         """Mark ``source`` done with its ``outputs`` (file names in the folder) and the command's own
         JSON ``fields``, and save, whole."""
-        self.entries[stem] = {
-            "input": str(source),
-            "sha256": sha256_of(Path(source)),
-            "status": "done",
-            "outputs": sorted(outputs),
-            **fields,
-        }
-        self.save()
+        self._put(stem, source, status="done", outputs=sorted(outputs), **fields)
 
     def fail(self, stem: str, source: str | Path, error: str) -> None:
         """Mark ``source`` failed with ``error`` (one line) and save, whole; the next run retries it."""
-        self.entries[stem] = {
-            "input": str(source),
-            "sha256": sha256_of(Path(source)),
-            "status": "failed",
-            "error": error,
-            "outputs": [],
-        }
+        self._put(stem, source, status="failed", error=error, outputs=[])
+
+    def _put(self, stem: str, source: str | Path, **fields: Any) -> None:
+        self.entries[stem] = {"input": str(source), "sha256": sha256_of(Path(source)), **fields}
         self.save()
 
     def save(self) -> Path:

@@ -11,7 +11,6 @@ from ganprior.pipeline import restore
 from ganprior.solvers import precision
 from ganprior.solvers.precision import generator_precision
 
-
 NATIVE_BF16 = precision.native_bf16  # the real test, before the fixture replaces it
 
 

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from .. import zoo
 from ..checkpoint import Prior
-from ..distributed import LOCAL
+from ..distributed import LOCAL, error_line
 from ..errors import GanpriorError
 from ..imageio import collect_images, load_images
+from ..manifest import MANIFEST, Manifest
 from ..pipeline import resolve_device
 from ..sources import sha256_of
 
@@ -222,6 +225,29 @@ def for_workers(args: argparse.Namespace) -> argparse.Namespace:
         if (v := getattr(args, k, None)) and Path(v).is_file()
     }
     return argparse.Namespace(**{**vars(args), **files})
+
+
+def record_failures(
+    manifest: Manifest, command: str, sources: list[Path], stems: list[str], error: BaseException
+) -> None:
+    """A batch that failed: each of its ``sources`` (written as ``stems``) marked failed in the
+    manifest with the error's line, and that line on stderr (above the progress bar)."""
+    line = error_line(error)
+    for source, stem in zip(sources, stems, strict=True):
+        manifest.fail(stem, source, line)
+        tqdm.write(f"ganprior {command}: {source} failed: {line}", file=sys.stderr)
+
+
+def exit_status(command: str, failed: int, manifest: Manifest) -> int:
+    """0, or 1 after a line on stderr when ``failed`` images failed (their errors are in the manifest)."""
+    if not failed:
+        return 0
+    print(
+        f"ganprior {command}: {failed} image(s) failed (errors in {manifest.folder / MANIFEST}); "
+        "the same command again retries them",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def load_inputs(prior: Prior, inputs: list[str]) -> torch.Tensor:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -13,8 +12,9 @@ from torch import Tensor
 from tqdm import tqdm
 
 from ..anomaly import DETECTORS, detect
+from ..batching import batches
 from ..checkpoint import Prior
-from ..distributed import Pool, error_line
+from ..distributed import Pool
 from ..errors import GanpriorError
 from ..imageio import collect_images, load_images
 from ..manifest import MANIFEST, Manifest
@@ -26,7 +26,9 @@ from .common import (
     add_ray_arguments,
     batch_type,
     driver_model,
+    exit_status,
     for_workers,
+    record_failures,
     run_settings,
     seed_type,
     steps_type,
@@ -88,39 +90,35 @@ def run(args: argparse.Namespace) -> int:
     g = prior.generator
     images = load_images([paths[i] for i in todo], g.resolution, g.channels)
     steps = args.steps or calibration.get("steps")
-    batches = [
-        list(range(k, min(k + args.batch_size, len(todo)))) for k in range(0, len(todo), args.batch_size)
-    ]
+    parts = batches(len(todo), args.batch_size)
     work = partial(anomaly_batch, method=args.method, calibration=calibration, steps=steps, seed=args.seed)
     bar = tqdm(total=len(todo), desc=f"{args.method} detect", unit="image", dynamic_ncols=True, disable=None)
     failed: list[Path] = []
 
     def write_batch(k: int, found: tuple[Tensor, Tensor]) -> None:
-        index = [todo[j] for j in batches[k]]
+        index = [todo[j] for j in parts[k]]
         maps, scores = found
         names = [paths[i] for i in index]
         rows = write_detection(
-            out, names, [stems[i] for i in index], images[batches[k]], maps, scores, calibration
+            out, names, [stems[i] for i in index], images[parts[k]], maps, scores, calibration
         )
         for i, row in zip(index, rows, strict=True):
             manifest.record(stems[i], paths[i], [row["heatmap"], row["mask"]], row=row)
         bar.update(len(index))
 
     def fail_batch(k: int, error: BaseException) -> None:
-        line = error_line(error)
-        for i in (todo[j] for j in batches[k]):
-            manifest.fail(stems[i], paths[i], line)
-            failed.append(paths[i])
-            tqdm.write(f"ganprior detect: {paths[i]} failed: {line}", file=sys.stderr)
-        bar.update(len(batches[k]))
+        inputs = [todo[j] for j in parts[k]]
+        record_failures(manifest, "detect", [paths[i] for i in inputs], [stems[i] for i in inputs], error)
+        failed.extend(paths[i] for i in inputs)
+        bar.update(len(inputs))
 
     started = time.perf_counter()
     if args.ray is None:
-        for k, batch in enumerate(batches):
+        for k, batch in enumerate(parts):
             write_batch(k, work(prior, images[batch]))
     else:
         with Pool(args.ray, partial(worker_model, args), args.workers) as pool:
-            pool.map(work, [images[b] for b in batches], write_batch, fail_batch)
+            pool.map(work, [images[b] for b in parts], write_batch, fail_batch)
     bar.close()
     seconds = time.perf_counter() - started
     rows = [
@@ -145,14 +143,7 @@ def run(args: argparse.Namespace) -> int:
     if renamed:
         summary += f"; {len(renamed)} name(s) taken by an earlier input, written as: " + ", ".join(renamed)
     print(summary)
-    if failed:
-        print(
-            f"ganprior detect: {len(failed)} image(s) failed (errors in {out / MANIFEST}); "
-            "the same command again retries them",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return exit_status("detect", len(failed), manifest)
 
 
 def anomaly_batch(

@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..batching import CPU_BATCH
-from ..distributed import Pool, error_line
+from ..batching import CPU_BATCH, batches
+from ..distributed import Pool
 from ..errors import GanpriorError
 from ..imageio import FITS, MASK_FILLS, collect_images, load_images
 from ..manifest import MANIFEST, Manifest
@@ -39,10 +39,12 @@ from .common import (
     add_ray_arguments,
     batch_or_auto,
     driver_model,
+    exit_status,
     for_workers,
     integer,
     number,
     parse_options,
+    record_failures,
     run_settings,
     seed_type,
     steps_type,
@@ -238,11 +240,9 @@ def run(args: argparse.Namespace) -> int:
         bar.set_postfix(images=f"{len(done)}/{len(todo)}")
 
     def fail_batch(index: list[int], error: BaseException) -> None:
-        line = error_line(error)
-        for i in (todo[k] for k in index):
-            manifest.fail(stems[i], paths[i], line)
-            failed.append(paths[i])
-            tqdm.write(f"ganprior restore: {paths[i]} failed: {line}", file=sys.stderr)
+        inputs = [todo[k] for k in index]
+        record_failures(manifest, "restore", [paths[i] for i in inputs], [stems[i] for i in inputs], error)
+        failed.extend(paths[i] for i in inputs)
         bar.update(len(index))
 
     try:
@@ -285,14 +285,7 @@ def run(args: argparse.Namespace) -> int:
     if renamed:
         summary += f"; {len(renamed)} name(s) taken by an earlier input, written as: " + ", ".join(renamed)
     print(summary)
-    if failed:
-        print(
-            f"ganprior restore: {len(failed)} image(s) failed (errors in {out / MANIFEST}); "
-            "the same command again retries them",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return exit_status("restore", len(failed), manifest)
 
 
 def _per_batch(bar: tqdm, args: argparse.Namespace, done: list[Path], todo: list[int]):
@@ -322,11 +315,7 @@ def _on_ray(
     worker then fits its batch to its device) on Ray workers; each finished batch is written by
     ``write_batch`` in the driver, a failed one recorded by ``fail_batch``. Returns the metrics of
     the images done, in input order."""
-    size = args.batch_size or CPU_BATCH
-    batches = [
-        list(range(k, min(k + size, len(observed.observation))))
-        for k in range(0, len(observed.observation), size)
-    ]
+    parts = batches(len(observed.observation), args.batch_size or CPU_BATCH)
     work = partial(
         solve_batch,
         method=args.method,
@@ -335,15 +324,13 @@ def _on_ray(
         precision=args.precision,
         generator_state=args.task == "reconstruct",  # what `ganprior edit` starts from
     )
-    parts: dict[int, Restoration] = {}
+    metrics: dict[int, dict[str, torch.Tensor]] = {}  # per finished batch: only what the summary needs
 
     def on_result(k: int, part: Restoration) -> None:
-        write_batch(batches[k], part)
-        parts[k] = part
+        write_batch(parts[k], part)
+        metrics[k] = part.metrics
 
     with Pool(args.ray, partial(worker_model, args), args.workers) as pool:
-        pool.map(
-            work, [observed.select(b) for b in batches], on_result, lambda k, e: fail_batch(batches[k], e)
-        )
-    names = {name for part in parts.values() for name in part.metrics}
-    return {n: torch.cat([parts[k].metrics[n] for k in sorted(parts)]) for n in names}
+        pool.map(work, [observed.select(b) for b in parts], on_result, lambda k, e: fail_batch(parts[k], e))
+    names = {name for batch in metrics.values() for name in batch}
+    return {n: torch.cat([metrics[k][n] for k in sorted(metrics)]) for n in names}
