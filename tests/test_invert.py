@@ -85,3 +85,20 @@ def test_conditional_search_returns_classes():
         x = g(z, y)
     result = invert(g, x, Operator(), InvertConfig(steps=5, init_samples=60))
     assert result.classes is not None and result.classes.shape == (2, 3)
+
+
+def test_restarts_keep_per_image_the_best_fit_through_the_operator(tiny):
+    from dataclasses import replace
+
+    from ganprior.losses import pixel_loss
+
+    _, x = planted(tiny, n=4, seed=19)
+    mask = Mask(center_box(16)[None])
+    config = InvertConfig(steps=30, init_samples=1, latent_weight=0.0, restarts=3)  # random starts
+    best = invert(tiny, mask(x), mask, config)
+    runs = [invert(tiny, mask(x), mask, replace(config, restarts=1, seed=r)) for r in range(3)]
+    fit = torch.stack([pixel_loss(mask(run.image), mask(x)) for run in runs], 1)
+    assert torch.equal(best.extras["restart"], fit.argmin(1))
+    for i, r in enumerate(best.extras["restart"].tolist()):
+        assert torch.allclose(best.image[i], runs[r].image[i], atol=1e-4)
+    assert metrics.psnr(best.image, x).mean() > metrics.psnr(runs[0].image, x).mean()

@@ -17,7 +17,7 @@ from ganprior.cli import main
 from ganprior.physics import Corruption, Mask
 from ganprior.pipeline import restore
 from ganprior.robust import fallback_lambda
-from ganprior.solvers.rgi import RGIConfig, binary_mask, preset, rgi, settled_mask
+from ganprior.solvers.rgi import RESTARTS, RGIConfig, binary_mask, preset, rgi, settled_mask
 
 LAM = fallback_lambda(3)
 
@@ -208,7 +208,7 @@ def test_two_lambda_deciding_by_rgi_reports_the_frozen_fits_mask_and_the_fine_tu
     from ganprior.errors import GanpriorError
 
     _, observed, _ = planted(tiny, seed=11)
-    config = preset("rrgi", "inpaint", LAM, steps=60, init_samples=50, closing=3)
+    config = preset("rrgi", "inpaint", LAM, steps=60, init_samples=50, closing=3, restarts=1)
     assert config.decide == "rgi" and config.total_steps() == 120  # R-RGI inpainting's preset
     two = rgi(tiny, observed, config)
     frozen = rgi(tiny, observed, preset("rgi", "inpaint", LAM, steps=60, init_samples=50, closing=3))
@@ -239,3 +239,40 @@ def test_per_channel_mask_has_the_image_shape_through_the_pipeline(tiny):
     assert torch.equal(out.restored[kept], out.observation.clamp(-1, 1)[kept])  # composited per channel
     with pytest.raises(GanpriorError, match="mask must be one of"):
         RGIConfig(mask="colour")
+
+
+def test_restarts_keep_per_image_the_run_that_fits_the_pixels_no_run_flags(tiny):
+    from ganprior.errors import GanpriorError
+
+    clean, observed, _ = planted(tiny, n=4, seed=13, fraction=0.15)
+    config = preset("rgi", "inpaint", LAM, steps=25, init_samples=2, restarts=3)
+    seen = []
+    best = rgi(tiny, observed, config, callback=lambda step, losses: seen.append(losses.shape))
+    assert seen == [(4,)] * 25  # a progress bar sees the N images, not K·N
+    runs = [rgi(tiny, observed, replace(config, restarts=1, seed=config.seed + r)) for r in range(3)]
+    kept = 1 - torch.stack([run.mask for run in runs]).amax(0)
+    fit = torch.stack(
+        [((run.image - observed).square().mean(1, keepdim=True) * kept).flatten(1).sum(1) for run in runs], 1
+    )
+    chosen = fit.argmin(1)
+    assert torch.equal(best.extras["restart"], chosen)
+    assert len(set(chosen.tolist())) > 1  # the starts differ enough that different images pick different runs
+    for i, r in enumerate(chosen.tolist()):  # each image is its chosen run, as if run alone with that seed
+        assert torch.allclose(best.image[i], runs[r].image[i], atol=1e-4)
+        assert torch.equal(best.mask[i], runs[r].mask[i])
+    psnr = torch.stack([metrics.psnr(run.image, clean) for run in runs], 1)
+    assert metrics.psnr(best.image, clean).mean() > psnr[:, 0].mean()  # a better fit is a better image
+    assert preset("rrgi", "inpaint", LAM).restarts == RESTARTS and preset("rgi", "inpaint", LAM).restarts == 1
+    with pytest.raises(GanpriorError, match="restarts must be at least 1"):
+        replace(config, restarts=0)
+
+
+def test_rrgi_restarts_keep_the_chosen_runs_generator_copies(tiny):
+    _, observed, _ = planted(tiny, n=2, seed=17)
+    config = preset("rrgi", "inpaint", LAM, steps=12, init_samples=2)
+    best = rgi(tiny, observed, config)
+    assert best.image.shape == observed.shape and best.losses.shape == (12, 2)
+    for i, r in enumerate(best.extras["restart"].tolist()):
+        alone = rgi(tiny, observed[i : i + 1], replace(config, restarts=1, seed=config.seed + r))
+        for name, value in alone.generator_state.items():
+            assert torch.allclose(value[0], best.generator_state[name][i], atol=1e-4)

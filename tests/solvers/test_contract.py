@@ -4,6 +4,7 @@ through the report."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -94,6 +95,10 @@ def test_a_watcher_sees_the_current_estimate_when_it_asks(name, prior):
     assert watcher.steps == steps and watcher.seen_at == [s for s in steps if s % 2 == 1]
     assert all(image.shape == (3, 3, 16, 16) and torch.isfinite(image).all() for image in watcher.images)
     assert not torch.equal(watcher.images[0], watcher.images[1])  # the fit moved between the two
+    if (
+        getattr(config, "restarts", 1) > 1
+    ):  # restarts: the watcher sees the first, i.e. the run without restarts
+        result = METHODS[name].solve(prior, observation, operator, dataclasses.replace(config, restarts=1))
     if name != "dip" and watcher.seen_at[-1] == steps[-1]:  # DIP keeps its most stable step's output
         assert torch.allclose(watcher.images[-1], result.image, atol=1e-5)
 

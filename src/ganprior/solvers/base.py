@@ -104,6 +104,26 @@ class Result:
             },
         )
 
+    def take(self, index: Tensor) -> Result:
+        """The results of the images at ``index`` (M,) (indices into the N images), in that order."""
+
+        def pick(value: Any) -> Any:
+            return value[index] if isinstance(value, Tensor) else value
+
+        state = (
+            None if self.generator_state is None else {k: v[index] for k, v in self.generator_state.items()}
+        )
+        return dataclasses.replace(
+            self,
+            image=self.image[index],
+            latent=self.latent[index],
+            classes=pick(self.classes),
+            losses=self.losses[:, index],
+            mask=pick(self.mask),
+            generator_state=state,
+            extras={k: pick(v) for k, v in self.extras.items()},
+        )
+
     def to(self, device: torch.device | str, generator_state: bool = True) -> Result:
         """This result with its tensors on ``device`` (a worker's result sent to the driver), without
         the per-image generator copies unless ``generator_state``."""

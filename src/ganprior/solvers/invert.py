@@ -3,10 +3,15 @@
 Each of the N images has its own latent; the N per-image losses are summed, so every latent gets
 exactly the gradient it would get alone (the generator runs in eval mode) and Adam's per-element
 updates keep the problems independent: a batch of one gives the same numbers as the batched path.
+
+``restarts`` K > 1 runs from K starts per image (the best-of-N search seeded by ``seed``,
+``seed + 1``, …), all K·N in one batch, and keeps per image the run whose degraded G(z) fits the
+observation best (the pixel loss, without the latent prior's term).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +27,7 @@ from ..physics import Operator
 from .base import Callback, Init, Result, SolverConfig
 from .init import search_latents
 from .loop import run_steps
+from .restarts import check_restarts, choose, first_restart, repeat_images, stack_starts
 
 if TYPE_CHECKING:
     from ..checkpoint import Prior
@@ -30,13 +36,18 @@ if TYPE_CHECKING:
 @dataclass
 class InvertConfig(SolverConfig):
     """steps, Adam lr, best-of-``init_samples`` start, pixel loss (mse | l1), weights of the latent
-    prior and of the feature loss (used when a feature metric is given), seed. One preset for every task."""
+    prior and of the feature loss (used when a feature metric is given), ``restarts`` (K starts per
+    image, the best fit kept; module doc), seed. One preset for every task."""
 
     lr: float = 0.05
     init_samples: int = 500
     loss: str = "mse"
     latent_weight: float = 1e-3
     feature_weight: float = 0.0
+    restarts: int = 1
+
+    def __post_init__(self) -> None:
+        check_restarts(self.restarts)
 
 
 class LossSettings(Protocol):
@@ -91,14 +102,11 @@ def invert(
     perceptual term with weight ``config.feature_weight``.
     """
     config = config or InvertConfig()
+    if config.restarts > 1:
+        return best_of_restarts(generator, observation, operator, config, init, callback, features)
     started = time.perf_counter()
     generator.eval().requires_grad_(False)
-    rng = torch.Generator().manual_seed(config.seed)
-    z0, labels = (
-        init
-        if init is not None
-        else search_latents(generator, observation, operator, config.init_samples, rng)
-    )
+    z0, labels = init or search_start(generator, observation, operator, config.init_samples, config.seed)
     classes = generator.class_vector(labels, observation.shape[0]) if labels is not None else None
     z = z0.detach().clone().to(observation.device).requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=config.lr)
@@ -114,6 +122,46 @@ def invert(
     with torch.no_grad():
         image = generator(z, classes)
     return Result(image, z.detach(), classes, history, time.perf_counter() - started)
+
+
+def search_start(
+    generator: StagedGenerator, observation: Tensor, operator: Operator, samples: int, seed: int
+) -> Init:
+    """The best of ``samples`` prior draws (seeded by ``seed``) per observation under the pixel MSE."""
+    return search_latents(generator, observation, operator, samples, torch.Generator().manual_seed(seed))
+
+
+def best_of_restarts(
+    generator: StagedGenerator,
+    observation: Tensor,
+    operator: Operator,
+    config: InvertConfig,
+    init: Init | None,
+    callback: Callback | None,
+    features: FeatureMetric | None,
+) -> Result:
+    """``invert`` from ``config.restarts`` starts per image in one batch, per image the run with the
+    lowest pixel loss kept (module doc). ``init``, when given, is restart 0's start."""
+    n, k = observation.shape[0], config.restarts
+    starts = [
+        init
+        if r == 0 and init is not None
+        else search_start(generator, observation, operator, config.init_samples, config.seed + r)
+        for r in range(k)
+    ]
+    repeated, observations = operator.select(torch.arange(n).repeat(k)), repeat_images(observation, k)
+    runs = invert(
+        generator,
+        observations,
+        repeated,
+        dataclasses.replace(config, restarts=1),
+        stack_starts(starts),
+        first_restart(callback, n),
+        features,
+    )
+    with torch.no_grad():
+        fit = pixel_loss(repeated(runs.image), observations, config.loss)
+    return choose(runs, fit.reshape(k, n).T)
 
 
 def solve(
