@@ -276,3 +276,14 @@ def test_rrgi_restarts_keep_the_chosen_runs_generator_copies(tiny):
         alone = rgi(tiny, observed[i : i + 1], replace(config, restarts=1, seed=config.seed + r))
         for name, value in alone.generator_state.items():
             assert torch.allclose(value[0], best.generator_state[name][i], atol=1e-4)
+
+
+def test_restarts_refit_each_restart_as_if_it_ran_alone(tiny):
+    _, observed, _ = planted(tiny, n=2, seed=23)
+    config = preset("rgi", "inpaint", LAM, steps=10, init_samples=3, refit_steps=10, restarts=2)
+    best = rgi(tiny, observed, config)
+    alone = [rgi(tiny, observed, replace(config, restarts=1, seed=config.seed + r)) for r in range(2)]
+    assert not torch.allclose(alone[0].latent, alone[1].latent)  # the refits start apart
+    for i, r in enumerate(best.extras["restart"].tolist()):
+        assert torch.allclose(best.image[i], alone[r].image[i], atol=1e-4)
+        assert torch.allclose(best.latent[i], alone[r].latent[i], atol=1e-4)

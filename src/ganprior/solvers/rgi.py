@@ -52,7 +52,7 @@ from ..physics import Mask, Operator
 from ..robust import model_lambda
 from .base import Callback, Init, Result, SolverConfig
 from .init import search_latents
-from .invert import InvertConfig, invert
+from .invert import InvertConfig, invert, search_start
 from .loop import run_steps
 from .per_image import PerImageGenerator
 from .restarts import check_restarts, choose, first_restart, repeat_images, stack_starts
@@ -241,17 +241,26 @@ def data_term(residual: Tensor, mask: Tensor, kind: str) -> Tensor:
 
 
 def refit(
-    generator: StagedGenerator, observation: Tensor, detected: Tensor, config: RGIConfig
+    generator: StagedGenerator, observation: Tensor, detected: Tensor, config: RGIConfig, restarts: int = 1
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Plain inversion of the observations (N, C, H, W) with the detected pixels (N, 1, H, W), 1 =
     corrupted, held out: G(z) (N, C, H, W), z and the class vectors. RGI's own latent is pulled by
     the corruption while M settles and by its soft weights; a fresh fit given the settled mask is
-    not (benchmarks/results/rgi_gap_*.md). L1 bounds the pull of corrupted pixels the mask missed."""
+    not (benchmarks/results/rgi_gap_*.md). L1 bounds the pull of corrupted pixels the mask missed.
+    ``restarts``: the N rows are that many restarts, restart-major; restart r's start is searched
+    with ``seed + r``, as if it ran alone with that seed."""
     known = Mask(1 - detected)
     settings = InvertConfig(
         steps=config.refit_steps, loss="l1", init_samples=config.init_samples, seed=config.seed
     )
-    result = invert(generator, known(observation), known, settings)
+    rows = observation.shape[0] // restarts
+    starts = [
+        search_start(
+            generator, known(observation)[part], known.select(part), config.init_samples, config.seed + r
+        )
+        for r, part in enumerate(torch.arange(observation.shape[0]).split(rows))
+    ]
+    result = invert(generator, known(observation), known, settings, stack_starts(starts))
     return result.image, result.latent, result.classes
 
 
@@ -262,8 +271,11 @@ def rgi(
     discriminator: StagedDiscriminator | None = None,
     init: Init | None = None,
     callback: Callback | None = None,
+    restarts: int = 1,
 ) -> Result:
     """Robust inversion of N corrupted images (N, C, H, W) in [-1, 1] (the operator is the identity).
+    ``restarts``: the N rows are that many restarts of N / restarts images (``best_of_restarts``),
+    whose refits search their starts with ``seed + r``; the solve itself is per image.
 
     Returns a ``Result`` whose ``image`` is G(z) (the fine-tuned G for R-RGI; the refitted z with
     ``refit_steps``), ``mask`` the binary
@@ -337,7 +349,7 @@ def rgi(
     anomaly = anomaly.mean(1, keepdim=True)
     latent = z.detach()
     if config.refit_steps:
-        image, latent, classes = refit(generator, observation, detected, config)
+        image, latent, classes = refit(generator, observation, detected, config, restarts)
     residual = (observation - image).abs().mean(1, keepdim=True)
     return Result(
         image,
@@ -390,7 +402,7 @@ def best_of_restarts(
     single = dataclasses.replace(config, restarts=1)
     observations = repeat_images(observation, k)
     runs = rgi(
-        generator, observations, single, discriminator, stack_starts(starts), first_restart(callback, n)
+        generator, observations, single, discriminator, stack_starts(starts), first_restart(callback, n), k
     )
     return choose(runs, kept_pixel_residual(observation, runs, k))
 
