@@ -27,7 +27,7 @@ from ..physics import Operator
 from .base import Callback, Init, Result, SolverConfig
 from .init import search_latents
 from .loop import run_steps
-from .restarts import check_restarts, choose, first_restart, repeat_images, stack_starts
+from .restarts import check_restarts, choose, first_restart, repeat_images, restart_starts
 
 if TYPE_CHECKING:
     from ..checkpoint import Prior
@@ -143,19 +143,19 @@ def best_of_restarts(
     """``invert`` from ``config.restarts`` starts per image in one batch, per image the run with the
     lowest pixel loss kept (module doc). ``init``, when given, is restart 0's start."""
     n, k = observation.shape[0], config.restarts
-    starts = [
-        init
-        if r == 0 and init is not None
-        else search_start(generator, observation, operator, config.init_samples, config.seed + r)
-        for r in range(k)
-    ]
+    starts = restart_starts(
+        init,
+        lambda seed: search_start(generator, observation, operator, config.init_samples, seed),
+        config.seed,
+        k,
+    )
     repeated, observations = operator.select(torch.arange(n).repeat(k)), repeat_images(observation, k)
     runs = invert(
         generator,
         observations,
         repeated,
         dataclasses.replace(config, restarts=1),
-        stack_starts(starts),
+        starts,
         first_restart(callback, n),
         features,
     )

@@ -3,6 +3,8 @@ are restart r) and the choice of one restart per image by a label-free score."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -25,6 +27,12 @@ def stack_starts(starts: list[Init]) -> Init:
     """K starts of N images each -> one start of K·N images, restart-major."""
     labels = [y for _, y in starts]
     return torch.cat([z for z, _ in starts]), None if labels[0] is None else torch.cat(labels)  # type: ignore[arg-type]
+
+
+def restart_starts(init: Init | None, search: Callable[[int], Init], seed: int, restarts: int) -> Init:
+    """The starts of K restarts, stacked restart-major: restart r's is ``search(seed + r)``, restart
+    0's ``init`` when given."""
+    return stack_starts([init if r == 0 and init is not None else search(seed + r) for r in range(restarts)])
 
 
 class FirstRestart(Watcher):

@@ -55,7 +55,7 @@ from .init import search_latents
 from .invert import InvertConfig, invert, search_start
 from .loop import run_steps
 from .per_image import PerImageGenerator
-from .restarts import check_restarts, choose, first_restart, repeat_images, stack_starts
+from .restarts import check_restarts, choose, first_restart, repeat_images, restart_starts, stack_starts
 
 if TYPE_CHECKING:
     from ..checkpoint import Prior
@@ -253,14 +253,12 @@ def refit(
     settings = InvertConfig(
         steps=config.refit_steps, loss="l1", init_samples=config.init_samples, seed=config.seed
     )
-    rows = observation.shape[0] // restarts
+    masked, rows = known(observation), observation.shape[0] // restarts
     starts = [
-        search_start(
-            generator, known(observation)[part], known.select(part), config.init_samples, config.seed + r
-        )
+        search_start(generator, masked[part], known.select(part), config.init_samples, config.seed + r)
         for r, part in enumerate(torch.arange(observation.shape[0]).split(rows))
     ]
-    result = invert(generator, known(observation), known, settings, stack_starts(starts))
+    result = invert(generator, masked, known, settings, stack_starts(starts))
     return result.image, result.latent, result.classes
 
 
@@ -393,17 +391,12 @@ def best_of_restarts(
     """``rgi`` from ``config.restarts`` starts per image in one batch, the best kept per image
     (module doc). ``init``, when given, is restart 0's start; the others are searched."""
     n, k = observation.shape[0], config.restarts
-    starts = [
-        init
-        if r == 0 and init is not None
-        else robust_start(generator, observation, config.init_samples, config.seed + r)
-        for r in range(k)
-    ]
+    starts = restart_starts(
+        init, lambda seed: robust_start(generator, observation, config.init_samples, seed), config.seed, k
+    )
     single = dataclasses.replace(config, restarts=1)
     observations = repeat_images(observation, k)
-    runs = rgi(
-        generator, observations, single, discriminator, stack_starts(starts), first_restart(callback, n), k
-    )
+    runs = rgi(generator, observations, single, discriminator, starts, first_restart(callback, n), k)
     return choose(runs, kept_pixel_residual(observation, runs, k))
 
 
