@@ -2,7 +2,9 @@
 
 - ``rgi-inpaint``: face64 (LFW faces) and fashion32 (Fashion-MNIST test), free-form strokes corrupted with −1 + N(0, 1);
   RGI/R-RGI (no mask given) against inversion given the true mask (oracle) and plain inversion
-  without a mask; IoU of the detected mask; then PSNR/IoU as λ moves around the calibrated value.
+  without a mask; IoU of the detected mask; the same main rows with uniform and copied-patch fills;
+  ``rgi-heldout``: those rows on a second held-out set with other strokes; ``rgi-lambda``: PSNR/IoU
+  as λ moves around the calibrated value.
 - ``rgi-anomaly``: the texture models on held-out crops with synthetic defects; R-RGI, RGI, the
   AnoGAN-style residual, the oracle-mask inversion residual and the PatchCore-style baseline, all
   at thresholds calibrated on other normal crops; then pooled AUROC of R-RGI as λ moves.
@@ -260,7 +262,15 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
         return [
             Table(f"rgi_inpaint_{model}", title, protocol, rows),
             Table(f"rgi_gap_{model}", gap_title, GAP_PROTOCOL.format(rgi=CLOSED_ROW), gap),
-            held_out_table(model, options, count, steps, first),
+            fills_table(
+                f"rgi_fills_{model}",
+                f"Mask-free inpainting on harder corruptions ({model}, the benchmark images)",
+                model,
+                options,
+                {"count": count, "start": 0, "seed": 0},
+                steps,
+                first,
+            ),
         ]
 
     suite.__doc__ = (
@@ -269,44 +279,58 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
     return suite
 
 
-def held_out_table(
-    model: str, options: BenchOptions, count: int, steps: int | None, first: list[dict]
-) -> Table:
-    """``HELD_OUT_ROWS`` on the benchmark images and on a second held-out set (``HELD_OUT``), for
-    every stroke fill (``STROKE_FILLS``); ``first``: those rows already run on the benchmark images
-    with the noise fill."""
-    second = {"count": 2, "start": count, "seed": HELD_OUT["seed"]} if options.quick else HELD_OUT
-    sets = {
-        f"benchmark images (first {count})": {"count": count, "start": 0, "seed": 0},
-        f"held-out set ({second['count']} images from #{second['start']}, strokes seed +{second['seed']})": second,
-    }
-    rows = []
-    for set_name, chosen in sets.items():
-        oracles: list[dict] = []
-        for fill in STROKE_FILLS:
-            if chosen["start"] == 0 and fill == "noise":
-                found = first
-            else:
-                prior, clean, masks, observed = corrupted_set(model, options, fill=fill, **chosen)
-                found = [
-                    row
-                    if label in ORACLES and (row := next((o for o in oracles if o["method"] == label), None))
-                    else _inpaint_row(prior, label, clean, masks, observed, steps=steps, seed=options.seed)[0]
-                    for label in HELD_OUT_ROWS
-                ]
-            oracles = [row for row in found if row["method"] in ORACLES]
-            rows += [{"images": set_name, "corruption": fill} | row for row in found]
-    fills = "; ".join(f"{name}: {what}" for name, what in STROKE_FILLS.items())
-    protocol = (
-        f"Protocol: as rgi_inpaint_{model} (same λ, presets, steps and metrics), on its images and on a second "
-        "held-out set with other strokes, each with three fills of the stroke pixels: "
-        f"{fills}. {TWO_LAMBDA} {REFERENCE_PROTOCOL} The benchmark images with the noise fill are the inpainting "
-        "table's rows. The oracle sees only the pixels outside the strokes, the same for every fill, so its rows "
-        "are run once per set (with the noise fill) and repeated. Timings on 1 thread of a 2-core CPU shared with "
-        "other jobs."
+def held_out_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
+    def suite(options: BenchOptions) -> list[Table]:
+        count, steps = (4, 60) if options.quick else (6, None)
+        chosen = {"count": 2, "start": count, "seed": HELD_OUT["seed"]} if options.quick else HELD_OUT
+        title = (
+            f"Mask-free inpainting on a second held-out set ({model}, {chosen['count']} images from "
+            f"#{chosen['start']}, strokes seed +{chosen['seed']})"
+        )
+        return [fills_table(f"rgi_heldout_{model}", title, model, options, chosen, steps)]
+
+    suite.__doc__ = (
+        f"Mask-free inpainting on a second held-out set with other strokes, every stroke fill ({model})."
     )
-    title = f"Mask-free inpainting on a second held-out set and on harder corruptions ({model})"
-    return Table(f"rgi_heldout_{model}", title, protocol, rows)
+    return suite
+
+
+def fills_table(
+    name: str,
+    title: str,
+    model: str,
+    options: BenchOptions,
+    chosen: dict[str, int],
+    steps: int | None,
+    noise_rows: list[dict] | None = None,
+) -> Table:
+    """``HELD_OUT_ROWS`` on the images ``chosen`` (count, start, strokes seed) for every stroke fill
+    (``STROKE_FILLS``); ``noise_rows``: those rows already run on these images with the noise fill."""
+    rows: list[dict] = []
+    oracles: list[dict] = []
+    for fill in STROKE_FILLS:
+        if fill == "noise" and noise_rows is not None:
+            found = noise_rows
+        else:
+            prior, clean, masks, observed = corrupted_set(model, options, fill=fill, **chosen)
+            found = [
+                row
+                if label in ORACLES and (row := next((o for o in oracles if o["method"] == label), None))
+                else _inpaint_row(prior, label, clean, masks, observed, steps=steps, seed=options.seed)[0]
+                for label in HELD_OUT_ROWS
+            ]
+        oracles = [row for row in found if row["method"] in ORACLES]
+        rows += [{"corruption": fill} | row for row in found]
+    fills = "; ".join(f"{fill}: {what}" for fill, what in STROKE_FILLS.items())
+    reused = " The noise rows are the inpainting table's." if noise_rows is not None else ""
+    protocol = (
+        f"Protocol: as rgi_inpaint_{model} (same λ, presets, steps and metrics), {chosen['count']} images from "
+        f"#{chosen['start']} with strokes seed +{chosen['seed']}, each with three fills of the stroke pixels: "
+        f"{fills}. {TWO_LAMBDA} {REFERENCE_PROTOCOL}{reused} The oracle sees only the pixels outside the strokes, "
+        "the same for every fill, so its rows are run once (with the noise fill) and repeated. Timings on 1 thread "
+        "of a 2-core CPU shared with other jobs."
+    )
+    return Table(name, title, protocol, rows)
 
 
 def lambda_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
@@ -509,9 +533,10 @@ def lambda_anomaly_rows(
 
 SUITES = [
     *[
-        Suite(f"rgi-inpaint-{m}", inpaint_suite(m), (f"rgi_inpaint_{m}", f"rgi_gap_{m}", f"rgi_heldout_{m}"))
+        Suite(f"rgi-inpaint-{m}", inpaint_suite(m), (f"rgi_inpaint_{m}", f"rgi_gap_{m}", f"rgi_fills_{m}"))
         for m in INPAINT_MODELS
     ],
+    *[Suite(f"rgi-heldout-{m}", held_out_suite(m), (f"rgi_heldout_{m}",)) for m in INPAINT_MODELS],
     *[Suite(f"rgi-lambda-{m}", lambda_suite(m), (f"rgi_lambda_{m}",)) for m in INPAINT_MODELS],
     *[Suite(f"rgi-anomaly-{t}32", anomaly_suite(t), (f"rgi_anomaly_{t}32",)) for t in TEXTURES],
     Suite("rgi-lambda-anomaly", lambda_anomaly_suite, ("rgi_lambda_anomaly",)),
