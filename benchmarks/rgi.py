@@ -226,9 +226,14 @@ TWO_LAMBDA = (
 )
 
 
+def inpaint_sizes(options: BenchOptions) -> tuple[int, int | None]:
+    """The benchmark images' count and the step budget (None: the presets') of the inpainting suites."""
+    return (4, 60) if options.quick else (6, None)
+
+
 def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
     def suite(options: BenchOptions) -> list[Table]:
-        count, steps = (4, 60) if options.quick else (6, None)
+        count, steps = inpaint_sizes(options)
         prior, clean, masks, observed = corrupted_set(model, options, count)
         rows, results = [], {}
         for label in INPAINT_ROWS:
@@ -281,7 +286,7 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
 
 def held_out_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
     def suite(options: BenchOptions) -> list[Table]:
-        count, steps = (4, 60) if options.quick else (6, None)
+        count, steps = inpaint_sizes(options)
         chosen = {"count": 2, "start": count, "seed": HELD_OUT["seed"]} if options.quick else HELD_OUT
         title = (
             f"Mask-free inpainting on a second held-out set ({model}, {chosen['count']} images from "
