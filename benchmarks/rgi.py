@@ -235,12 +235,13 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
     def suite(options: BenchOptions) -> list[Table]:
         count, steps = inpaint_sizes(options)
         prior, clean, masks, observed = corrupted_set(model, options, count)
-        rows, results = [], {}
+        scored, results = [], {}
         for label in INPAINT_ROWS:
             row, results[label] = _inpaint_row(
                 prior, label, clean, masks, observed, steps=steps, seed=options.seed
             )
-            rows.append({"model": model, "data": INPAINT_MODELS[model], **row})
+            scored.append(row)
+        rows = [{"model": model, "data": INPAINT_MODELS[model]} | row for row in scored]
         gap = gap_rows(clean, masks, observed, results[ORACLE_ROW].image, results[CLOSED_ROW])
         protocol = (
             f"Protocol: {count} held-out real images; per image a seeded free-form strokes hole "
@@ -263,7 +264,7 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
         )
         title = f"Mask-free inpainting with RGI / R-RGI ({model}, {INPAINT_MODELS[model]})"
         gap_title = f"Where mask-free RGI loses to the oracle ({model})"
-        first = [row for row in rows if row["method"] in HELD_OUT_ROWS]
+        first = [row for row in scored if row["method"] in HELD_OUT_ROWS]  # the title names the model
         return [
             Table(f"rgi_inpaint_{model}", title, protocol, rows),
             Table(f"rgi_gap_{model}", gap_title, GAP_PROTOCOL.format(rgi=CLOSED_ROW), gap),
