@@ -232,10 +232,20 @@ def inpaint_sizes(options: BenchOptions) -> tuple[int, int | None]:
     return (4, 60) if options.quick else (6, None)
 
 
+def image_set(options: BenchOptions, held_out: bool) -> dict[str, int]:
+    """The images of an inpainting suite (count, start, strokes seed): the benchmark set, or the second
+    held-out set (``HELD_OUT``; in quick mode two images after the benchmark's)."""
+    count, _ = inpaint_sizes(options)
+    if not held_out:
+        return {"count": count, "start": 0, "seed": 0}
+    return {"count": 2, "start": count, "seed": HELD_OUT["seed"]} if options.quick else HELD_OUT
+
+
 def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
     def suite(options: BenchOptions) -> list[Table]:
         count, steps = inpaint_sizes(options)
-        prior, clean, masks, observed = corrupted_set(model, options, count)
+        chosen = image_set(options, held_out=False)
+        prior, clean, masks, observed = corrupted_set(model, options, **chosen)
         scored, results = [], {}
         for label in INPAINT_ROWS:
             row, results[label] = _inpaint_row(
@@ -274,7 +284,7 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
                 f"Mask-free inpainting on harder corruptions ({model}, the benchmark images)",
                 model,
                 options,
-                {"count": count, "start": 0, "seed": 0},
+                chosen,
                 steps,
                 first,
             ),
@@ -288,8 +298,8 @@ def inpaint_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
 
 def held_out_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
     def suite(options: BenchOptions) -> list[Table]:
-        count, steps = inpaint_sizes(options)
-        chosen = {"count": 2, "start": count, "seed": HELD_OUT["seed"]} if options.quick else HELD_OUT
+        _, steps = inpaint_sizes(options)
+        chosen = image_set(options, held_out=True)
         title = (
             f"Mask-free inpainting on a second held-out set ({model}, {chosen['count']} images from "
             f"#{chosen['start']}, strokes seed +{chosen['seed']})"
@@ -306,11 +316,11 @@ SOLVER_SEEDS = (0, 1, 2)  # the seeds-suite's solver seeds (added to --seed); th
 
 
 def seeds_suite(model: str, held_out: bool) -> Callable[[BenchOptions], list[Table]]:
+    which = "held-out" if held_out else "benchmark"
+
     def suite(options: BenchOptions) -> list[Table]:
-        count, steps = inpaint_sizes(options)
-        chosen = {"count": count, "start": 0, "seed": 0}
-        if held_out:
-            chosen = {"count": 2, "start": count, "seed": HELD_OUT["seed"]} if options.quick else HELD_OUT
+        _, steps = inpaint_sizes(options)
+        chosen = image_set(options, held_out)
         prior, clean, masks, observed = corrupted_set(model, options, **chosen)
         rows = []
         for offset in SOLVER_SEEDS[:2] if options.quick else SOLVER_SEEDS:
@@ -319,7 +329,6 @@ def seeds_suite(model: str, held_out: bool) -> Callable[[BenchOptions], list[Tab
             found, _ = _inpaint_row(prior, RRGI_ROW, clean, masks, observed, steps=steps, seed=seed)
             found["gap to this seed's oracle (dB)"] = oracle["psnr (median)"] - found["psnr (median)"]
             rows += [{"solver seed": seed} | row for row in (oracle, found)]
-        which = "held-out" if held_out else "benchmark"
         name = f"rgi_seeds_heldout_{model}" if held_out else f"rgi_seeds_{model}"
         title = f"Mask-free inpainting as the solver seed moves ({model}, the {which} images, noise fill)"
         protocol = (
@@ -332,10 +341,7 @@ def seeds_suite(model: str, held_out: bool) -> Callable[[BenchOptions], list[Tab
         )
         return [Table(name, title, protocol, rows)]
 
-    suite.__doc__ = (
-        f"Mask-free inpainting: the oracle and R-RGI's preset at three solver seeds, "
-        f"{'held-out' if held_out else 'benchmark'} images ({model})."
-    )
+    suite.__doc__ = f"Mask-free inpainting: the oracle and R-RGI's preset at three solver seeds, {which} images ({model})."
     return suite
 
 
