@@ -17,9 +17,20 @@ from ganprior.cli import main
 from ganprior.physics import Corruption, Mask
 from ganprior.pipeline import restore
 from ganprior.robust import fallback_lambda
-from ganprior.solvers.rgi import RESTARTS, RGIConfig, binary_mask, preset, rgi, settled_mask
+from ganprior.solvers.base import Result
+from ganprior.solvers.rgi import (
+    RESTARTS,
+    RGIConfig,
+    binary_mask,
+    holdout_region,
+    kept_pixel_residual,
+    preset,
+    rgi,
+    settled_mask,
+)
 
 LAM = fallback_lambda(3)
+HOLDOUT = 2  # held-out strokes of the restarts' scoring, as benchmarks/rgi.py's row
 
 
 def planted(g, n: int = 3, seed: int = 7, fraction: float = 0.1):
@@ -276,6 +287,76 @@ def test_rrgi_restarts_keep_the_chosen_runs_generator_copies(tiny):
         alone = rgi(tiny, observed[i : i + 1], replace(config, restarts=1, seed=config.seed + r))
         for name, value in alone.generator_state.items():
             assert torch.allclose(value[0], best.generator_state[name][i], atol=1e-4)
+
+
+def test_restarts_scored_on_held_out_strokes_keep_the_run_that_predicts_them_best(tiny):
+    _, observed, _ = planted(tiny, n=2, seed=17)
+    config = preset("rrgi", "inpaint", LAM, steps=12, init_samples=2, holdout_strokes=HOLDOUT)
+    best = rgi(tiny, observed, config)
+    held = holdout_region(observed, HOLDOUT, config.seed)
+    alone = [
+        rgi(tiny, observed, replace(config, restarts=1, seed=config.seed + r), held_out=held)
+        for r in range(RESTARTS)
+    ]
+    unflagged = 1 - torch.stack([run.mask for run in alone]).amax(0)
+    scores = torch.stack(
+        [
+            ((run.image - observed).square().mean(1, keepdim=True) * unflagged * held).flatten(1).sum(1)
+            for run in alone
+        ],
+        1,
+    ) / (unflagged * held).flatten(1).sum(1, keepdim=True)
+    assert torch.allclose(best.extras["restart_scores"], scores, rtol=1e-4)  # scored on held-out pixels only
+    for i, r in enumerate(best.extras["restart"].tolist()):
+        for name, value in alone[r].generator_state.items():
+            assert torch.allclose(value[i], best.generator_state[name][i], atol=1e-4)
+
+
+def test_the_fit_never_sees_the_held_out_pixels_but_the_reported_mask_does(tiny):
+    _, observed, _ = planted(tiny, n=2, seed=19)
+    config = preset("rrgi", "inpaint", LAM, steps=15, init_samples=5, restarts=1)
+    held = holdout_region(observed, 3, seed=0)
+    init = (torch.randn(2, tiny.latent_dim, generator=torch.Generator().manual_seed(2)), None)
+    scrawled = observed + held * 1.5  # held-out pixels pushed far out of range
+    fitted = rgi(tiny, observed, config, init=init, held_out=held)
+    other = rgi(tiny, scrawled, config, init=init, held_out=held)
+    assert torch.equal(fitted.image, other.image)  # the fit (and G's fine-tuning) never saw them
+    assert other.mask[held.bool()].mean() > 0.9 > fitted.mask[held.bool()].mean()  # RGI's mask does
+
+
+def test_held_out_strokes_are_seeded_the_same_for_every_image_alone_or_batched():
+    images = torch.rand(3, 3, 64, 64) * 2 - 1
+    region = holdout_region(images, HOLDOUT, seed=4)
+    assert region.shape == (3, 1, 64, 64) and set(region.unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(region[1:2], holdout_region(images[1:2], HOLDOUT, seed=4))
+    assert torch.equal(region[0], region[2]) and not torch.equal(region, holdout_region(images, HOLDOUT, 5))
+    assert 0.02 < region.mean() < 0.2  # a few percent of the pixels: most are still fitted
+
+
+def test_scoring_on_held_out_pixels_prefers_the_run_that_predicts_them():
+    observation = torch.zeros(1, 3, 8, 8)
+    held = torch.zeros(1, 1, 8, 8)
+    held[..., :2, :4] = 1  # 8 of the 64 pixels
+    memorised = observation + 0.5 * held  # exact where fitted, wrong where it never saw the data
+    smooth = observation + 0.2  # a little off everywhere, held-out pixels included
+    nothing_flagged = torch.zeros(2, 1, 8, 8)
+    runs = Result(
+        torch.cat([memorised, smooth]), torch.zeros(2, 1), None, torch.zeros(1, 2), 0.0, nothing_flagged
+    )
+    assert kept_pixel_residual(observation, runs, 2).argmin().item() == 0  # all pixels: the memorised run
+    assert (
+        kept_pixel_residual(observation, runs, 2, held).argmin().item() == 1
+    )  # held-out: the one that generalises
+
+
+def test_holdout_needs_a_mask_decided_over_every_pixel():
+    from ganprior.errors import GanpriorError
+
+    with pytest.raises(GanpriorError, match="holdout_strokes needs fit_fraction"):
+        RGIConfig(restarts=2, holdout_strokes=2)
+    with pytest.raises(GanpriorError, match="holdout_strokes must be 0 or more"):
+        RGIConfig(holdout_strokes=-1)
+    assert preset("rrgi", "inpaint", LAM).holdout_strokes == 0  # the preset scores on the fitted pixels
 
 
 def test_restarts_refit_each_restart_as_if_it_ran_alone(tiny):

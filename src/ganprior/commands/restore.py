@@ -119,7 +119,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a setting of the method, repeatable, e.g. --method-option codes=20 --method-option layer=2 (mgan), --method-option closing=3 (rgi, rrgi), --method-option refit_steps=600 (rgi), --method-option restarts=1 (invert, rgi, rrgi: starts per image, the best fit kept; rrgi's inpainting preset takes 3)",
+        help="a setting of the method, repeatable, e.g. --method-option codes=20 --method-option layer=2 (mgan), --method-option closing=3 (rgi, rrgi), --method-option refit_steps=600 (rgi), --method-option restarts=1 (invert, rgi, rrgi: starts per image, the best fit kept; rrgi's inpainting preset takes 3; holdout_strokes=2 scores them on strokes held out of the fit)",
     )
     parser.add_argument(
         "--batch-size",

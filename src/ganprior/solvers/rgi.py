@@ -23,12 +23,19 @@ whole generator (``PerImageGenerator``); the mask is frozen (inpainting) or keep
 until that step (our anomaly schedule starts M with the fine-tuning; ``robust.preset``).
 
 Restarts (``restarts`` K > 1): the solve runs from K starts per image (the best-of-N search
-seeded by ``seed``, ``seed + 1``, …; restart 0 is the run without restarts), all K·N in one
-batch, and keeps per image the restart whose G(z) fits the observation best on the pixels that no
-restart flags (mean squared residual): labels are not needed, and all K are scored on the same
-pixels. The fit of a small model lands in different basins from different starts — on face64 the
+seeded by ``seed``, ``seed + 1``, …; restart 0 is the run without restarts, bar the held-out
+pixels below), all K·N in one batch, and keeps per image the restart whose G(z) fits the
+observation best on the pixels that no restart flags (mean squared residual): labels are not
+needed, and all K are scored on the same pixels. The fit of a small model lands in different basins from different starts — on face64 the
 composite PSNR of one image moves by up to 4 dB with the seed — and the fit to the kept pixels
 tells the better basins apart (benchmarks/rgi.md). Costs K× the time and memory of one run.
+``holdout_strokes`` > 0 (an option; 2 strokes are ~8% of a face64 image) scores the restarts on
+pixels none of them fitted instead: that many seeded free-form strokes, the same for every image and
+restart, are left out of the fit's data term (M does not see them either), and each restart is
+scored by its residual on the held-out pixels that no restart flags. The reported mask is decided
+from residuals over every pixel (``fit_fraction``), so the held-out pixels are flagged like the
+others. On face64 it helped on one image set and cost on the other (benchmarks/rgi.md), so the
+preset scores on the fitted pixels.
 
 Batched: every image has its own z, M (and generator copy); the per-image losses are summed and
 Adam's updates are element-wise, so a batch of one gives the same numbers as the batched path.
@@ -49,6 +56,7 @@ from ..errors import GanpriorError
 from ..features import pixel_metric
 from ..models import StagedDiscriminator, StagedGenerator
 from ..physics import Mask, Operator
+from ..physics.masks import free_form
 from ..robust import model_lambda
 from .base import Callback, Init, Result, SolverConfig
 from .init import search_latents
@@ -66,6 +74,7 @@ DECISIONS = ("rgi", "final")  # how two λ decide the reported mask (module doc)
 PRESET_STEPS = {"inpaint": 800, "anomaly": 400}  # the reference's 2000 scaled to small models on a CPU
 FIT_FRACTION = 0.15  # R-RGI inpainting fits M at 0.15 λ: about the reference's 0.1 per channel on face64
 RESTARTS = 3  # R-RGI inpainting keeps the best of 3 restarts per image (benchmarks/rgi.md)
+HOLDOUT_SEED = 104729  # the held-out strokes' seed stream: config.seed + this
 
 
 @dataclass
@@ -80,7 +89,8 @@ class RGIConfig(SolverConfig):
     with the detected mask held out, an L1 data term and that many steps (``refit``); ``fit_fraction``:
     M is fitted with ``fit_fraction · lam`` (None: with ``lam``; set, the reported mask is decided at
     ``lam``, by ``decide``: rgi | final, see the module doc); ``mask``: pixel (N, 1, H, W) | channel
-    (N, C, H, W); ``restarts``: K starts per image, the best kept (module doc); seed.
+    (N, C, H, W); ``restarts``: K starts per image, the best kept, scored on ``holdout_strokes``
+    strokes held out of the fit when > 0 (with K > 1 and ``fit_fraction``; module doc); seed.
 
     Presets (``for_task``): ``inpaint`` (mask-free inpainting) and ``anomaly`` (``preset``)."""
 
@@ -103,6 +113,7 @@ class RGIConfig(SolverConfig):
     decide: str = "final"
     mask: str = "pixel"
     restarts: int = 1
+    holdout_strokes: int = 0
 
     method = "rgi"
     """The method whose schedule ``task_preset`` gives (``RRGIConfig``: ``rrgi``)."""
@@ -113,6 +124,12 @@ class RGIConfig(SolverConfig):
         if self.decide not in DECISIONS:
             raise GanpriorError(f"decide must be one of {', '.join(DECISIONS)}, not {self.decide!r}")
         check_restarts(self.restarts)
+        if self.holdout_strokes < 0:
+            raise GanpriorError(f"holdout_strokes must be 0 or more, not {self.holdout_strokes}")
+        if self.holdout_strokes and self.restarts > 1 and self.fit_fraction is None:
+            raise GanpriorError(
+                "holdout_strokes needs fit_fraction: a mask fitted without the held-out pixels never flags them"
+            )
         if self.fit_fraction is not None and self.fit_fraction <= 0:
             raise GanpriorError(f"fit_fraction must be positive (or none), not {self.fit_fraction}")
         if self.refit_steps and self.warmup is not None:
@@ -128,7 +145,7 @@ class RGIConfig(SolverConfig):
         """The frozen-generator RGI at ``lam`` whose mask two λ report (``decide="rgi"``), else None."""
         if self.fit_fraction is None or self.decide != "rgi":
             return None
-        one_lambda = {"fit_fraction": None, "decide": "final", "mask_from": 0}
+        one_lambda = {"fit_fraction": None, "decide": "final", "mask_from": 0, "holdout_strokes": 0}
         return RGIConfig(**(asdict(self) | {"warmup": None, "learn_mask_after_warmup": False} | one_lambda))
 
     def total_steps(self) -> int:
@@ -187,7 +204,7 @@ def preset(
     RGI fit at the calibrated ``lam`` (``decide="rgi"``), and each image keeps the best of
     ``RESTARTS`` restarts (benchmarks/rgi.md says what each part gains); ``fit_fraction=None``
     gives the one-λ schedule, ``decide=final`` the mask from R-RGI's own final residual,
-    ``restarts=1`` a single run.
+    ``restarts=1`` a single run, ``holdout_strokes=2`` restarts scored on strokes held out of the fit.
 
     One change to the reference for R-RGI anomaly detection: M is held at 0 until G fine-tunes and
     learns from then on (the reference lets it learn from the start; ``mask_from=0`` restores that).
@@ -270,10 +287,12 @@ def rgi(
     init: Init | None = None,
     callback: Callback | None = None,
     restarts: int = 1,
+    held_out: Tensor | None = None,
 ) -> Result:
     """Robust inversion of N corrupted images (N, C, H, W) in [-1, 1] (the operator is the identity).
     ``restarts``: the N rows are that many restarts of N / restarts images (``best_of_restarts``),
-    whose refits search their starts with ``seed + r``; the solve itself is per image.
+    whose refits search their starts with ``seed + r``; the solve itself is per image. ``held_out``
+    (N, 1, H, W), 1 = held out: pixels left out of the fit's data term (``holdout_region``).
 
     Returns a ``Result`` whose ``image`` is G(z) (the fine-tuned G for R-RGI; the refitted z with
     ``refit_steps``), ``mask`` the binary
@@ -305,6 +324,7 @@ def rgi(
         [{"params": [z], "lr": config.lr_z}, {"params": [mask], "lr": config.lr_mask}]
     )
     copies: PerImageGenerator | None = None
+    seen = 1 if held_out is None else 1 - held_out
 
     def render() -> Tensor:
         return copies(z, classes) if copies is not None else generator(z, classes)
@@ -315,7 +335,8 @@ def rgi(
             copies = PerImageGenerator(generator, n)
             optimizer.add_param_group({"params": copies.parameters_list(), "lr": config.lr_g})
         image = render()
-        value = data_term(observation - image, mask, config.loss) + fit_lam * mask.abs().flatten(1).sum(1)
+        residual = seen * (observation - image)
+        value = data_term(residual, mask, config.loss) + fit_lam * mask.abs().flatten(1).sum(1)
         if config.realism_weight and discriminator is not None:
             value = value - config.realism_weight * discriminator(image, labels)
         return value
@@ -368,14 +389,26 @@ def robust_start(generator: StagedGenerator, observation: Tensor, samples: int, 
     return search_latents(generator, observation, Operator(), samples, rng, pixel_metric("l1"))
 
 
-def kept_pixel_residual(observation: Tensor, runs: Result, restarts: int) -> Tensor:
+def holdout_region(observation: Tensor, strokes: int, seed: int) -> Tensor:
+    """(N, 1, H, W) {0, 1} for the square observations (N, C, H, W): ``strokes`` free-form strokes
+    (1 = held out), drawn from ``HOLDOUT_SEED + seed``, the same for every image, so that an image
+    is held out alike alone or in any batch."""
+    n, _, h, w = observation.shape
+    rng = torch.Generator().manual_seed(HOLDOUT_SEED + seed)
+    return (1 - free_form(h, strokes, generator=rng)).to(observation).expand(n, 1, h, w)
+
+
+def kept_pixel_residual(
+    observation: Tensor, runs: Result, restarts: int, scored: Tensor | None = None
+) -> Tensor:
     """(N, K): per image and restart, the mean squared residual of G(z) against the observation
-    (N, C, H, W) on the pixels that no restart's mask flags; ``runs`` holds K·N images, restart-major."""
+    (N, C, H, W) on the pixels that no restart's mask flags (and, given, that ``scored`` (N, 1, H, W)
+    marks with 1); ``runs`` holds K·N images, restart-major."""
     n = observation.shape[0]
     images = runs.image.reshape(restarts, *observation.shape)
     assert runs.mask is not None  # every RGI run reports its mask
     flagged = runs.mask.amax(1, keepdim=True).reshape(restarts, n, 1, *observation.shape[2:]).amax(0)
-    kept = 1 - flagged
+    kept = 1 - flagged if scored is None else (1 - flagged) * scored
     squared = (images - observation).square().mean(2, keepdim=True)
     return ((squared * kept).flatten(2).sum(2) / kept.flatten(1).sum(1).clamp_min(1)).T
 
@@ -396,8 +429,14 @@ def best_of_restarts(
     )
     single = dataclasses.replace(config, restarts=1)
     observations = repeat_images(observation, k)
-    runs = rgi(generator, observations, single, discriminator, starts, first_restart(callback, n), k)
-    return choose(runs, kept_pixel_residual(observation, runs, k))
+    held = (
+        holdout_region(observation, config.holdout_strokes, config.seed) if config.holdout_strokes else None
+    )
+    held_rows = None if held is None else repeat_images(held, k)
+    runs = rgi(
+        generator, observations, single, discriminator, starts, first_restart(callback, n), k, held_rows
+    )
+    return choose(runs, kept_pixel_residual(observation, runs, k, held))
 
 
 CONFIGS: dict[str, type[RGIConfig]] = {"rgi": RGIConfig, "rrgi": RRGIConfig}
