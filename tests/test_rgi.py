@@ -343,10 +343,10 @@ def test_scoring_on_held_out_pixels_prefers_the_run_that_predicts_them():
     runs = Result(
         torch.cat([memorised, smooth]), torch.zeros(2, 1), None, torch.zeros(1, 2), 0.0, nothing_flagged
     )
-    assert kept_pixel_residual(observation, runs, 2).argmin().item() == 0  # all pixels: the memorised run
-    assert (
-        kept_pixel_residual(observation, runs, 2, held).argmin().item() == 1
-    )  # held-out: the one that generalises
+    on_all_pixels = kept_pixel_residual(observation, runs, 2)
+    on_held_out = kept_pixel_residual(observation, runs, 2, held)
+    assert on_all_pixels.argmin().item() == 0  # the memorised run
+    assert on_held_out.argmin().item() == 1  # the one that generalises
 
 
 def test_holdout_needs_a_mask_decided_over_every_pixel():

@@ -26,9 +26,10 @@ Restarts (``restarts`` K > 1): the solve runs from K starts per image (the best-
 seeded by ``seed``, ``seed + 1``, …; restart 0 is the run without restarts, bar the held-out
 pixels below), all K·N in one batch, and keeps per image the restart whose G(z) fits the
 observation best on the pixels that no restart flags (mean squared residual): labels are not
-needed, and all K are scored on the same pixels. The fit of a small model lands in different basins from different starts — on face64 the
-composite PSNR of one image moves by up to 4 dB with the seed — and the fit to the kept pixels
-tells the better basins apart (benchmarks/rgi.md). Costs K× the time and memory of one run.
+needed, and all K are scored on the same pixels. The fit of a small model lands in different
+basins from different starts — on face64 the composite PSNR of one image moves by up to 4 dB with
+the seed — and the fit to the kept pixels tells the better basins apart (benchmarks/rgi.md).
+Costs K× the time and memory of one run.
 ``holdout_strokes`` > 0 (an option; 2 strokes are ~8% of a face64 image) scores the restarts on
 pixels none of them fitted instead: that many seeded free-form strokes, the same for every image and
 restart, are left out of the fit's data term (M does not see them either), and each restart is
@@ -324,7 +325,7 @@ def rgi(
         [{"params": [z], "lr": config.lr_z}, {"params": [mask], "lr": config.lr_mask}]
     )
     copies: PerImageGenerator | None = None
-    seen = 1 if held_out is None else 1 - held_out
+    seen = None if held_out is None else 1 - held_out
 
     def render() -> Tensor:
         return copies(z, classes) if copies is not None else generator(z, classes)
@@ -335,7 +336,7 @@ def rgi(
             copies = PerImageGenerator(generator, n)
             optimizer.add_param_group({"params": copies.parameters_list(), "lr": config.lr_g})
         image = render()
-        residual = seen * (observation - image)
+        residual = observation - image if seen is None else seen * (observation - image)
         value = data_term(residual, mask, config.loss) + fit_lam * mask.abs().flatten(1).sum(1)
         if config.realism_weight and discriminator is not None:
             value = value - config.realism_weight * discriminator(image, labels)
