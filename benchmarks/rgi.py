@@ -148,7 +148,11 @@ HELD_OUT_ROWS = (  # the rows of the held-out and harder-corruption table
 )
 HELD_OUT = {"count": 12, "start": 6, "seed": 1000}  # the second set: 12 other images, other strokes
 HOLDOUT_ROW = "rrgi preset, restarts scored on 2 strokes held out of the fit (--method-option closing=3 holdout_strokes=2)"
-SEEDS_ROWS = {HOLDOUT_ROW: ("rrgi", {"closing": 3, "holdout_strokes": 2})}  # rows of the seeds suites alone
+CLOSED_5_ROW = "rrgi preset, RGI's mask closed 5×5 (--method-option closing=5)"
+SEEDS_ROWS = {  # rows of the seeds suites alone
+    HOLDOUT_ROW: ("rrgi", {"closing": 3, "holdout_strokes": 2}),
+    CLOSED_5_ROW: ("rrgi", {"closing": 5}),
+}
 
 
 def _inpaint_row(
@@ -315,10 +319,28 @@ def held_out_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
 
 
 SOLVER_SEEDS = (0, 1, 2)  # the seeds-suite's solver seeds (added to --seed); the strokes stay those of seed 0
+SEEDS_VARIANTS = {  # table prefix: (the R-RGI rows beside the oracle, what the protocol says of them, in short)
+    "rgi_seeds": (
+        (RRGI_ROW, HOLDOUT_ROW),
+        "The preset keeps per image the restart whose G(z) fits the unflagged pixels best; the held-out row "
+        "leaves 2 seeded free-form strokes (~8% of the pixels, the same for every image, drawn from the solver "
+        "seed) out of the fit and keeps the restart that predicts their unflagged pixels best.",
+        "R-RGI's preset (restarts scored on fitted or held-out pixels)",
+    ),
+    "rgi_closing": (
+        (RRGI_ROW, CLOSED_5_ROW),
+        "The two R-RGI rows differ only in the closing of RGI's mask (3×3 or 5×5): the fits are the same, the "
+        "reported mask (and so the composite, and the kept pixels that score the restarts) differs.",
+        "R-RGI's preset with RGI's mask closed 3×3 and 5×5",
+    ),
+}
 
 
-def seeds_suite(model: str, held_out: bool) -> Callable[[BenchOptions], list[Table]]:
+def seeds_suite(
+    model: str, held_out: bool, variant: str = "rgi_seeds"
+) -> Callable[[BenchOptions], list[Table]]:
     which = "held-out" if held_out else "benchmark"
+    labels, about_rows, in_short = SEEDS_VARIANTS[variant]
 
     def suite(options: BenchOptions) -> list[Table]:
         _, steps = inpaint_sizes(options)
@@ -330,26 +352,26 @@ def seeds_suite(model: str, held_out: bool) -> Callable[[BenchOptions], list[Tab
             oracle, _ = _inpaint_row(prior, ORACLE_ROW, clean, masks, observed, steps=steps, seed=seed)
             found = [
                 _inpaint_row(prior, label, clean, masks, observed, steps=steps, seed=seed)[0]
-                for label in (RRGI_ROW, HOLDOUT_ROW)
+                for label in labels
             ]
             for row in found:
                 row["gap to this seed's oracle (dB)"] = oracle["psnr (median)"] - row["psnr (median)"]
             rows += [{"solver seed": seed} | row for row in (oracle, *found)]
-        name = f"rgi_seeds_heldout_{model}" if held_out else f"rgi_seeds_{model}"
+        name = f"{variant}_heldout_{model}" if held_out else f"{variant}_{model}"
         title = f"Mask-free inpainting as the solver seed moves ({model}, the {which} images, noise fill)"
         protocol = (
             f"Protocol: as rgi_{'heldout' if held_out else 'inpaint'}_{model}, {chosen['count']} images from "
             f"#{chosen['start']}, strokes seed +{chosen['seed']}, noise fill (the same corrupted images in every row); "
             "the oracle and R-RGI's preset run with each solver seed (the start search and the restarts' seeds), "
             "so the rows show how far one run's median moves with the seed alone. The gap is this seed's oracle "
-            f"minus R-RGI, in median composite PSNR. {TWO_LAMBDA} The preset keeps per image the restart whose "
-            "G(z) fits the unflagged pixels best; the held-out row leaves 2 seeded free-form strokes (~8% of the "
-            "pixels, the same for every image, drawn from the solver seed) out of the fit and keeps the restart "
-            "that predicts their unflagged pixels best. Timings on 1 thread of a 2-core CPU shared with other jobs."
+            f"minus R-RGI, in median composite PSNR. {TWO_LAMBDA} {about_rows} Timings on 1 thread of a 2-core "
+            "CPU shared with other jobs."
         )
         return [Table(name, title, protocol, rows)]
 
-    suite.__doc__ = f"Mask-free inpainting: the oracle and R-RGI's preset (restarts scored on fitted or held-out pixels) at three solver seeds, {which} images ({model})."
+    suite.__doc__ = (
+        f"Mask-free inpainting: the oracle and {in_short} at three solver seeds, {which} images ({model})."
+    )
     return suite
 
 
@@ -600,6 +622,12 @@ SUITES = [
         Suite(f"rgi-seeds-heldout-{m}", seeds_suite(m, held_out=True), (f"rgi_seeds_heldout_{m}",))
         for m in INPAINT_MODELS
     ],
+    Suite("rgi-closing-face64", seeds_suite("face64", False, "rgi_closing"), ("rgi_closing_face64",)),
+    Suite(
+        "rgi-closing-heldout-face64",
+        seeds_suite("face64", True, "rgi_closing"),
+        ("rgi_closing_heldout_face64",),
+    ),
     *[Suite(f"rgi-lambda-{m}", lambda_suite(m), (f"rgi_lambda_{m}",)) for m in INPAINT_MODELS],
     *[Suite(f"rgi-anomaly-{t}32", anomaly_suite(t), (f"rgi_anomaly_{t}32",)) for t in TEXTURES],
     Suite("rgi-lambda-anomaly", lambda_anomaly_suite, ("rgi_lambda_anomaly",)),
