@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -319,15 +319,25 @@ def held_out_suite(model: str) -> Callable[[BenchOptions], list[Table]]:
 
 
 SOLVER_SEEDS = (0, 1, 2)  # the seeds-suite's solver seeds (added to --seed); the strokes stay those of seed 0
-SEEDS_VARIANTS = {  # table prefix: (the R-RGI rows beside the oracle, what the protocol says of them, in short)
-    "rgi_seeds": (
+
+
+class SeedsVariant(NamedTuple):
+    """A seeds suite's R-RGI rows beside the oracle, what its protocol says of them, and that in short."""
+
+    rows: tuple[str, ...]
+    protocol: str
+    summary: str
+
+
+SEEDS_VARIANTS = {  # table prefix: its rows
+    "rgi_seeds": SeedsVariant(
         (RRGI_ROW, HOLDOUT_ROW),
         "The preset keeps per image the restart whose G(z) fits the unflagged pixels best; the held-out row "
         "leaves 2 seeded free-form strokes (~8% of the pixels, the same for every image, drawn from the solver "
         "seed) out of the fit and keeps the restart that predicts their unflagged pixels best.",
         "R-RGI's preset (restarts scored on fitted or held-out pixels)",
     ),
-    "rgi_closing": (
+    "rgi_closing": SeedsVariant(
         (RRGI_ROW, CLOSED_5_ROW),
         "The two R-RGI rows differ only in the closing of RGI's mask (3×3 or 5×5): the fits are the same, the "
         "reported mask (and so the composite, and the kept pixels that score the restarts) differs.",
@@ -340,7 +350,7 @@ def seeds_suite(
     model: str, held_out: bool, variant: str = "rgi_seeds"
 ) -> Callable[[BenchOptions], list[Table]]:
     which = "held-out" if held_out else "benchmark"
-    labels, about_rows, in_short = SEEDS_VARIANTS[variant]
+    compared = SEEDS_VARIANTS[variant]
 
     def suite(options: BenchOptions) -> list[Table]:
         _, steps = inpaint_sizes(options)
@@ -352,7 +362,7 @@ def seeds_suite(
             oracle, _ = _inpaint_row(prior, ORACLE_ROW, clean, masks, observed, steps=steps, seed=seed)
             found = [
                 _inpaint_row(prior, label, clean, masks, observed, steps=steps, seed=seed)[0]
-                for label in labels
+                for label in compared.rows
             ]
             for row in found:
                 row["gap to this seed's oracle (dB)"] = oracle["psnr (median)"] - row["psnr (median)"]
@@ -364,14 +374,12 @@ def seeds_suite(
             f"#{chosen['start']}, strokes seed +{chosen['seed']}, noise fill (the same corrupted images in every row); "
             "the oracle and R-RGI's preset run with each solver seed (the start search and the restarts' seeds), "
             "so the rows show how far one run's median moves with the seed alone. The gap is this seed's oracle "
-            f"minus R-RGI, in median composite PSNR. {TWO_LAMBDA} {about_rows} Timings on 1 thread of a 2-core "
+            f"minus R-RGI, in median composite PSNR. {TWO_LAMBDA} {compared.protocol} Timings on 1 thread of a 2-core "
             "CPU shared with other jobs."
         )
         return [Table(name, title, protocol, rows)]
 
-    suite.__doc__ = (
-        f"Mask-free inpainting: the oracle and {in_short} at three solver seeds, {which} images ({model})."
-    )
+    suite.__doc__ = f"Mask-free inpainting: the oracle and {compared.summary} at three solver seeds, {which} images ({model})."
     return suite
 
 
